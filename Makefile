@@ -1,0 +1,46 @@
+# See inside CNNs: `make course` runs every notebook, `make test` runs every test.
+# Both create (or reuse) .venv with the pinned requirements and install the Debian Fashion-MNIST data.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: course test lab venv data models clean
+
+course: venv data  ## execute every notebook with default parameters into build/course (ipynb + html)
+	$(PY) -m course_utils.runner
+
+test: venv data  ## unit tests, notebooks executed with FAST parameters (papermill), nbval on committed outputs
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+lab: venv data  ## open the course in JupyterLab
+	$(VENV)/bin/jupyter lab notebooks
+
+models: venv data  ## retrain the bundled models in data/models (about 25 min each on 2 CPU cores)
+	$(PY) -m course_utils.train fashion_vgg
+	$(PY) -m course_utils.train fashion_gap
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || $(MAKE) --no-print-directory apt PKG=python3-venv
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+data:  ## Fashion-MNIST from Debian (else course_utils falls back to the committed sample)
+	@test -f $(FMNIST) || $(MAKE) --no-print-directory apt PKG=dataset-fashion-mnist || \
+	  echo "Fashion-MNIST: the Debian package could not be installed; course_utils uses the sample in data/"
+
+apt:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PKG); \
+	elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq $(PKG); \
+	else echo "Please install the Debian package $(PKG) (apt-get install $(PKG))"; exit 1; fi
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,31 @@
+"""course_utils: the small library behind the "See inside CNNs" notebooks.
+
+One module per concern (see ../README.md):
+
+- :mod:`course_utils.models`      one interface (:class:`CourseModel`) to ImageNet and bundled models
+- :mod:`course_utils.data`        Fashion-MNIST and the :class:`FashionScenes` generator
+- :mod:`course_utils.images`      loading sample or user photos
+- :mod:`course_utils.activations` layer lookup in nested models, cached feature sub-models
+- :mod:`course_utils.train`       reproduces the bundled models in ``data/models``
+- :mod:`course_utils.runner`      executes the notebooks headless (``make course``, tests)
+
+Submodules are imported lazily so ``import course_utils`` stays cheap (no TensorFlow import).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+#: The course repository; the one place its address is written. Notebooks' Colab set-up cell,
+#: README badges and pyproject are checked against it by tests/test_repository.py.
+REPO_URL = "https://github.com/see-inside-cnns/see-inside-cnns"
+
+#: Root of the checkout (``data/`` lives next to the package in a source checkout or editable install).
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+MODELS_DIR = DATA_DIR / "models"
+IMAGES_DIR = DATA_DIR / "images"
+
+__all__ = ["REPO_URL", "ROOT", "DATA_DIR", "MODELS_DIR", "IMAGES_DIR", "__version__"]

@@ -1,0 +1,41 @@
+"""Command line: ``python -m course_utils download-weights NAME [NAME ...]`` (needs the network) and
+``python -m course_utils info`` (which models and data this machine has)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from course_utils import models
+
+    parser = argparse.ArgumentParser(prog="python -m course_utils")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dl = sub.add_parser("download-weights", help="cache ImageNet weights and class names for offline use")
+    dl.add_argument("names", nargs="+", choices=models.IMAGENET_MODELS)
+    sub.add_parser("info", help="say which models and data are available here")
+    args = parser.parse_args(argv)
+    if args.command == "download-weights":
+        if not models.network_available():
+            print(f"The network does not answer ({models.NETWORK_HOST[0]}): connect and try again.", file=sys.stderr)
+            return 1
+        for name in args.names:
+            models.load_model(name, verbose=False)
+            print(f"{name}: weights cached at {models.weights_path(name)}")
+        return 0
+    from course_utils.data import load_fashion_mnist
+
+    for name in models.IMAGENET_MODELS:
+        cached = models.weights_path(name).exists()
+        print(f"{name:14s} ImageNet weights {'cached' if cached else 'not cached'}")
+    for name in models.BUNDLED_MODELS:
+        print(f"{name:14s} bundled, {models.MODELS_DIR / (name + '.keras')}")
+    for kind in models.AUTO:
+        print(f"auto ({kind}): {'%s because %s' % models.choose_auto(kind)}")
+    print(f"Fashion-MNIST train items: {len(load_fashion_mnist('train')[0])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Capture any layer's activations, nested models included (the design card's "hooks").
+
+A layer is named by its *path*: ``"block3_conv2"``, or ``"mobilenetv2_1.00_224/block_16_project"``
+for a layer inside a backbone nested in a Sequential or Functional model. Keras cannot wire
+``keras.Model(model.inputs, nested_layer.output)`` across a nested model, so :func:`feature_model`
+rebuilds a connected graph that shares the original layers and weights (nothing is copied or
+modified), and caches it per (model, layers) so widgets never rebuild or retrace it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import weakref
+from typing import Sequence
+
+import numpy as np
+
+_CONV_TYPES = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose")
+_CACHE: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
+def _is_model(layer) -> bool:
+    import keras
+
+    return isinstance(layer, keras.Model)
+
+
+def layer_paths(model, prefix: str = "") -> list[str]:
+    """Paths of every layer of ``model``, input to output, descending into nested models."""
+    paths = []
+    for layer in model.layers:
+        path = prefix + layer.name
+        paths.append(path)
+        if _is_model(layer):
+            paths.extend(layer_paths(layer, path + "/"))
+    return paths
+
+
+def conv_layers(model) -> list[str]:
+    """Paths of the convolution layers of ``model`` (nested models resolved), input to output."""
+    return [p for p in layer_paths(model) if type(find_layer(model, p)).__name__ in _CONV_TYPES]
+
+
+def _unknown(model, path: str) -> ValueError:
+    valid = conv_layers(model)
+    ranked = sorted(valid, key=lambda v: -difflib.SequenceMatcher(None, path.lower(), v.lower()).ratio())
+    shown = ", ".join(ranked[:15]) + (f", ... ({len(ranked) - 15} more)" if len(ranked) > 15 else "")
+    return ValueError(f"layer {path!r} is not in model {model.name!r}. Valid conv layers, closest first: {shown}")
+
+
+def find_layer(model, path: str):
+    """The layer at ``path`` (``"outer/inner"`` for nested models); ValueError listing the valid
+    conv layers, closest names first, if there is none."""
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"layer {path!r}: expected a layer name such as {conv_layers(model)[-1:]}")
+    node = model
+    for part in path.split("/"):
+        found = [l for l in getattr(node, "layers", []) if l.name == part] if _is_model(node) else []
+        if not found:
+            raise _unknown(model, path)
+        node = found[0]
+    return node
+
+
+def _tapped(model, paths: Sequence[str]):
+    """A functional model ``inputs -> [outputs of paths..., model outputs...]`` sharing model's layers."""
+    import keras
+
+    direct = [p for p in paths if "/" not in p]
+    nested: dict[str, list[str]] = {}
+    for p in paths:
+        if "/" in p:
+            head, rest = p.split("/", 1)
+            nested.setdefault(head, []).append(rest)
+    if not nested and not isinstance(model, keras.Sequential):
+        taps = [model.get_layer(p).output for p in direct]
+        return keras.Model(model.input, taps + list(model.outputs))
+
+    recorded: dict[str, object] = {}
+
+    def call(layer, *args, **kwargs):
+        if layer.name in nested:  # replace the nested model by a tapped copy of itself
+            sub = _tapped(layer, nested[layer.name])
+            outs = sub(*args, **kwargs)
+            for rest, tensor in zip(nested[layer.name], outs):
+                recorded[f"{layer.name}/{rest}"] = tensor
+            out = outs[len(nested[layer.name]):]
+            out = out[0] if len(out) == 1 else out
+        else:
+            out = layer(*args, **kwargs)
+        if layer.name in direct:
+            recorded[layer.name] = out
+        return out
+
+    if isinstance(model, keras.Sequential):  # never touch a Sequential's .input (Keras 3)
+        x = inputs = keras.Input(model.inputs[0].shape[1:], dtype=model.inputs[0].dtype)
+        for layer in model.layers:
+            x = call(layer, x)
+        outputs = [x]
+    else:
+        inputs = keras.tree.map_structure(lambda t: keras.Input(t.shape[1:], dtype=t.dtype), model.input)
+        clone = keras.models.clone_model(model, input_tensors=inputs, clone_function=lambda l: l,
+                                         call_function=call)
+        outputs = list(clone.outputs)
+    return keras.Model(inputs, [recorded[p] for p in paths] + outputs)
+
+
+def feature_model(model, layers: str | Sequence[str]):
+    """Cached ``keras.Model``: ``x -> [acts of each layer..., logits]``.
+
+    Args:
+        model: a ``keras.Model`` (Functional or Sequential, possibly with nested backbones).
+        layers: one path or a list of paths (see :func:`find_layer`).
+    Returns: the same object for the same (model, layers), so tf.functions built on it are reused.
+    """
+    layers = (layers,) if isinstance(layers, str) else tuple(layers)
+    for p in layers:
+        find_layer(model, p)
+    per_model = _CACHE.setdefault(model, {})
+    if layers not in per_model:
+        per_model[layers] = _tapped(model, layers)
+    return per_model[layers]
+
+
+def get_activations(model, x: np.ndarray, layers: str | Sequence[str], batch_size: int = 64):
+    """Activations of ``layers`` for inputs ``x`` ``(N, H, W, 3)``.
+
+    Returns one array ``(N, h, w, c)`` for a single layer name, else a list of arrays in order.
+    """
+    single = isinstance(layers, str)
+    sub = feature_model(model, layers)
+    n_layers = 1 if single else len(layers)
+    chunks = [sub(x[i:i + batch_size], training=False)[:n_layers] for i in range(0, len(x), batch_size)]
+    acts = [np.concatenate([np.asarray(c[k]) for c in chunks]) for k in range(n_layers)]
+    return acts[0] if single else acts

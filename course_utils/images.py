@@ -1,0 +1,91 @@
+"""Photos: the bundled samples in ``data/images`` (origin and licence in ``data/images/SOURCES.md``)
+or any image file, loaded as a displayable ``image`` ``(H, W, 3) float32`` in [0, 1]."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from course_utils import IMAGES_DIR
+
+log = logging.getLogger(__name__)
+_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def sample_names() -> list[str]:
+    """Names of the bundled sample photos (``load_sample`` takes them)."""
+    return sorted(p.stem for p in IMAGES_DIR.iterdir() if p.suffix.lower() in _SUFFIXES)
+
+
+def sample_path(name: str) -> Path:
+    """Path of the bundled sample photo ``name`` (e.g. ``"chelsea"``)."""
+    found = [p for p in IMAGES_DIR.iterdir() if p.stem == name and p.suffix.lower() in _SUFFIXES]
+    if not found:
+        raise ValueError(f"sample {name!r}: expected one of {sample_names()}")
+    return found[0]
+
+
+def _to_rgb(img, path: Path):
+    """PIL image in any mode -> RGB; transparency is composited over white."""
+    from PIL import Image
+
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        log.info("%s: %s image composited over white", path.name, img.mode)
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    log.info("%s: %s image converted to RGB", path.name, img.mode)
+    return img.convert("RGB")
+
+
+def load_image(path: str | Path, size: int | None = None, fit: str = "crop") -> np.ndarray:
+    """Load an image file as ``(H, W, 3) float32`` in [0, 1], upright (EXIF orientation applied).
+
+    Grayscale, palette and RGBA (over white) images become RGB. With ``size``, the result is
+    ``(size, size, 3)``: see :func:`resize` for ``fit``. Raises FileNotFoundError for a missing
+    file and ValueError for a file that is not a readable image.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image {str(path)!r} does not exist")
+    try:
+        with Image.open(path) as img:
+            img = _to_rgb(ImageOps.exif_transpose(img), path)
+            image = np.asarray(img, np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise ValueError(f"image {str(path)!r} cannot be read as an image ({e}); expected a JPEG or PNG") from e
+    return image if size is None else resize(image, size, fit)
+
+
+def load_sample(name: str, size: int | None = None, fit: str = "crop") -> np.ndarray:
+    """A bundled sample photo by name, as :func:`load_image` returns it."""
+    return load_image(sample_path(name), size, fit)
+
+
+def resize(image: np.ndarray, size: int, fit: str = "crop") -> np.ndarray:
+    """Resize an ``(H, W, 3)`` image in [0, 1] to ``(size, size, 3)``.
+
+    ``fit="crop"`` keeps the aspect ratio and crops the centre square first; ``"stretch"`` does not.
+    """
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"image of shape {image.shape}: expected (H, W, 3)")
+    if fit not in ("crop", "stretch"):
+        raise ValueError(f"fit={fit!r}: expected 'crop' or 'stretch'")
+    if not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size={size!r}: expected a positive int")
+    if fit == "crop":
+        h, w = image.shape[:2]
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        image = image[top:top + side, left:left + side]
+    img = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8))
+    return np.asarray(img.resize((size, size), Image.BICUBIC), np.float32) / 255.0

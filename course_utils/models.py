@@ -1,0 +1,306 @@
+"""One interface to every model of the course: :func:`load_model` returns a :class:`CourseModel`.
+
+Two tiers (see DESIGN.md):
+
+- ImageNet tier: ``vgg16``, ``inception_v3``, ``mobilenet_v2``, ``resnet50`` from ``keras.applications``
+  (weights cached by Keras in ``~/.keras/models``; ``python -m course_utils download-weights NAME``);
+- bundled tier: ``fashion_vgg``, ``fashion_gap`` from ``data/models`` (Fashion-MNIST scenes, always there).
+
+``load_model("auto")`` picks the ImageNet model when its weights are cached or the network answers
+within a few seconds, else the bundled one, and says which and why. Every ``CourseModel.model``
+outputs **logits** (the score the attribution methods differentiate); :meth:`CourseModel.predict`
+applies the softmax.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from course_utils import MODELS_DIR
+from course_utils.data import CLASS_NAMES as FASHION_CLASSES
+
+NETWORK_HOST = ("storage.googleapis.com", 443)  # where keras.applications weights live
+NETWORK_TIMEOUT_S = 4.0
+_CACHE_DIR = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a notebook needs to know about a model besides its weights."""
+
+    tier: str                    # "imagenet" or "bundled"
+    size: int                    # input side in pixels
+    preprocess: str              # "caffe" (BGR, mean-subtracted 0-255), "tf" ([-1, 1]) or "none" ([0, 1])
+    last_conv_layer: str         # for CAM / Grad-CAM
+    feature_layers: tuple[str, ...]   # early -> deep, for activation grids and feature visualization
+    dream_layers: dict[str, float]    # layer -> weight, for Deep Dream
+    app: str = ""                # keras.applications constructor
+    weights_file: str = ""       # file name in the Keras cache
+
+
+SPECS: dict[str, ModelSpec] = {
+    "vgg16": ModelSpec(
+        "imagenet", 224, "caffe", "block5_conv3",
+        ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
+        {"block4_conv3": 1.0, "block5_conv3": 1.0}, "VGG16", "vgg16_weights_tf_dim_ordering_tf_kernels.h5"),
+    "inception_v3": ModelSpec(
+        "imagenet", 299, "tf", "mixed10", ("mixed0", "mixed2", "mixed5", "mixed8", "mixed10"),
+        {"mixed4": 1.0, "mixed5": 1.5, "mixed6": 2.0, "mixed7": 2.5}, "InceptionV3",
+        "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"),
+    "mobilenet_v2": ModelSpec(
+        "imagenet", 224, "tf", "out_relu",
+        ("expanded_conv_project", "block_3_project", "block_6_project", "block_13_project", "out_relu"),
+        {"block_6_project": 1.0, "block_13_project": 1.0}, "MobileNetV2",
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"),
+    "resnet50": ModelSpec(
+        "imagenet", 224, "caffe", "conv5_block3_out",
+        ("conv1_relu", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
+        {"conv3_block4_out": 1.0, "conv4_block6_out": 1.0}, "ResNet50",
+        "resnet50_weights_tf_dim_ordering_tf_kernels.h5"),
+    "fashion_vgg": ModelSpec(
+        "bundled", 64, "none", "block4_conv2", ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2"),
+        {"block3_conv2": 1.0, "block4_conv2": 1.0}),
+    "fashion_gap": ModelSpec(
+        "bundled", 64, "none", "class_conv", ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2"),
+        {"block3_conv2": 1.0, "block4_conv2": 1.0}),
+}
+IMAGENET_MODELS = tuple(k for k, s in SPECS.items() if s.tier == "imagenet")
+BUNDLED_MODELS = tuple(k for k, s in SPECS.items() if s.tier == "bundled")
+#: ``load_model("auto", kind=...)``: (ImageNet choice, bundled fallback).
+AUTO = {"vgg": ("vgg16", "fashion_vgg"), "gap": ("resnet50", "fashion_gap")}
+_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
+
+
+@dataclass
+class CourseModel:
+    """A Keras model (logits output) plus what the notebooks need to stay model-agnostic.
+
+    Attributes: ``name``, ``model`` (``keras.Model``, ``(N, H, W, 3) -> (N, classes)`` logits),
+    ``spec`` (:class:`ModelSpec`), ``class_names``, ``reason`` (why ``auto`` chose it), ``card``
+    (the bundled model card, ``{}`` for ImageNet models).
+    """
+
+    name: str
+    model: Any
+    spec: ModelSpec
+    class_names: tuple[str, ...]
+    reason: str = ""
+    card: dict = field(default_factory=dict)
+
+    @property
+    def tier(self) -> str:
+        return self.spec.tier
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return (self.spec.size, self.spec.size)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def last_conv_layer(self) -> str:
+        return self.spec.last_conv_layer
+
+    @property
+    def feature_layers(self) -> list[str]:
+        return list(self.spec.feature_layers)
+
+    @property
+    def dream_layers(self) -> dict[str, float]:
+        return dict(self.spec.dream_layers)
+
+    @functools.cached_property
+    def conv_layers(self) -> list[str]:
+        """Paths of every convolution layer, input to output (nested models resolved)."""
+        from course_utils.activations import conv_layers
+
+        return conv_layers(self.model)
+
+    def check_images(self, images) -> np.ndarray:
+        """``images`` as a float32 batch ``(N, H, W, 3)`` in [0, 1] of this model's input size.
+
+        Accepts one image ``(H, W, 3)`` or a batch, uint8 (0-255) or float (0-1). Raises ValueError
+        naming the bad shape or range otherwise (use :func:`course_utils.images.resize` first).
+        """
+        arr = np.asarray(images)
+        if arr.dtype == np.uint8:
+            arr = arr.astype(np.float32) / 255.0
+        arr = arr.astype(np.float32, copy=False)
+        if arr.ndim == 3:
+            arr = arr[None]
+        want = (*self.input_size, 3)
+        if arr.ndim != 4 or arr.shape[1:] != want or arr.shape[0] == 0:
+            raise ValueError(f"images of shape {np.shape(images)}: {self.name} expects (N, {want[0]}, "
+                             f"{want[1]}, 3) or ({want[0]}, {want[1]}, 3) RGB; resize with "
+                             f"course_utils.images.resize(image, {want[0]})")
+        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+            raise ValueError(f"images with values in [{np.nanmin(arr):.3g}, {np.nanmax(arr):.3g}]: expected "
+                             "finite floats in [0, 1] or uint8 in [0, 255]")
+        return arr
+
+    def preprocess(self, images) -> np.ndarray:
+        """Displayable ``images`` in [0, 1] -> model inputs ``x`` ``(N, H, W, 3) float32``."""
+        images = self.check_images(images)
+        mode = self.spec.preprocess
+        if mode == "caffe":
+            return images[..., ::-1] * 255.0 - _CAFFE_MEAN_BGR
+        if mode == "tf":
+            return images * 2.0 - 1.0
+        return images.copy()
+
+    def deprocess(self, x) -> np.ndarray:
+        """Model inputs ``x`` -> displayable images in [0, 1] (clipped); inverse of :meth:`preprocess`."""
+        x = np.asarray(x, np.float32)
+        mode = self.spec.preprocess
+        if mode == "caffe":
+            x = ((x + _CAFFE_MEAN_BGR) / 255.0)[..., ::-1]
+        elif mode == "tf":
+            x = (x + 1.0) / 2.0
+        return np.clip(x, 0.0, 1.0)
+
+    def predict(self, images, batch_size: int = 32) -> np.ndarray:
+        """Class probabilities ``(N, classes)`` for displayable ``images``."""
+        import keras
+
+        logits = self.model.predict(self.preprocess(images), batch_size=batch_size, verbose=0)
+        return np.asarray(keras.ops.softmax(logits, axis=-1))
+
+    def decode(self, probs: np.ndarray, top: int = 3) -> list[list[tuple[str, float]]]:
+        """Top-``top`` ``(class name, probability)`` pairs for each row of ``probs``."""
+        order = np.argsort(-probs, axis=-1)[:, :top]
+        return [[(self.class_names[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
+
+    def samples(self, n: int = 8, seed: int = 0) -> np.ndarray:
+        """``n`` displayable sample inputs of the right size: held-out scenes for bundled models,
+        the sample photos (repeated if needed) for ImageNet models."""
+        if self.tier == "bundled":
+            from course_utils.data import FashionScenes
+
+            return FashionScenes("test", seed=seed).generate(n).images
+        from course_utils.images import load_sample, sample_names
+
+        names = sample_names()
+        return np.stack([load_sample(names[i % len(names)], self.spec.size) for i in range(n)])
+
+
+def network_available(host: tuple[str, int] = NETWORK_HOST, timeout: float = NETWORK_TIMEOUT_S) -> bool:
+    """True if a TCP connection to ``host`` opens within ``timeout`` seconds in total (DNS included).
+
+    Runs in a daemon thread, so a hanging DNS lookup cannot hang the caller. ``COURSE_OFFLINE=1``
+    in the environment answers False at once.
+    """
+    if os.environ.get("COURSE_OFFLINE") == "1":
+        return False
+    result: list[bool] = []
+
+    def probe():
+        try:
+            socket.create_connection(host, timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def weights_path(name: str) -> Path:
+    """Where Keras caches the ImageNet weights of ``name``."""
+    return _CACHE_DIR / SPECS[name].weights_file
+
+
+def _imagenet_class_names() -> tuple[str, ...]:
+    """The 1000 ImageNet class names from Keras's cached class index (fetched with the weights)."""
+    path = _CACHE_DIR / "imagenet_class_index.json"
+    if not path.exists() and network_available():
+        import keras
+
+        keras.applications.imagenet_utils.decode_predictions(np.zeros((1, 1000)), top=1)  # downloads the index
+    if path.exists():
+        index = json.loads(path.read_text())
+        return tuple(index[str(i)][1] for i in range(1000))
+    return tuple(f"imagenet_{i}" for i in range(1000))
+
+
+def _load_imagenet(name: str, weights: str | None):
+    import keras
+
+    spec = SPECS[name]
+    constructor = getattr(keras.applications, spec.app)
+    if weights == "imagenet" and not weights_path(name).exists() and not network_available():
+        raise ConnectionError(f"{name}: ImageNet weights are not cached at {weights_path(name)} and the network "
+                              f"does not answer. When online run: python -m course_utils download-weights {name}; "
+                              f"offline use a bundled model: {', '.join(BUNDLED_MODELS)}.")
+    try:
+        return constructor(weights=weights, classifier_activation=None)
+    except (OSError, ValueError) as e:  # a truncated or corrupt cached file fails deep inside h5py
+        if weights == "imagenet" and weights_path(name).exists():
+            raise RuntimeError(f"{name}: the cached weights {weights_path(name)} cannot be read ({e}). Delete the "
+                               f"file and run: python -m course_utils download-weights {name}") from e
+        raise
+
+
+def _load_bundled(name: str):
+    import keras
+
+    path = MODELS_DIR / f"{name}.keras"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: restore it from git or rebuild it with "
+                                f"python -m course_utils.train {name}")
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text()) if card_path.exists() else {}
+    return keras.saving.load_model(path, compile=False), card
+
+
+def choose_auto(kind: str = "vgg") -> tuple[str, str]:
+    """``(model name, reason)`` that ``load_model("auto", kind=kind)`` would pick; takes <= 5 s offline."""
+    if kind not in AUTO:
+        raise ValueError(f"kind={kind!r}: expected one of {sorted(AUTO)}")
+    imagenet, bundled = AUTO[kind]
+    if weights_path(imagenet).exists():
+        return imagenet, f"its ImageNet weights are cached at {weights_path(imagenet)}"
+    if network_available():
+        return imagenet, "the network answers, so Keras can download its ImageNet weights"
+    return bundled, (f"the ImageNet weights of {imagenet} are not cached and the network does not answer; "
+                     f"to use {imagenet}, run once online: python -m course_utils download-weights {imagenet}")
+
+
+def load_model(name: str = "auto", *, kind: str = "vgg", weights: str | None = "imagenet",
+               verbose: bool = True) -> CourseModel:
+    """Load a course model by name.
+
+    Args:
+        name: one of ``vgg16, inception_v3, mobilenet_v2, resnet50, fashion_vgg, fashion_gap`` or ``"auto"``.
+        kind: for ``"auto"``: ``"vgg"`` (vgg16 / fashion_vgg) or ``"gap"`` (resnet50 / fashion_gap).
+        weights: ImageNet tier only: ``"imagenet"`` or ``None`` (random init, used by the tests).
+        verbose: print the one-line choice made by ``"auto"``.
+    """
+    reason = f"{name} was asked for by name"
+    if name == "auto":
+        name, reason = choose_auto(kind)
+        if verbose:
+            print(f"load_model('auto'): using {name} because {reason}.")
+    if name not in SPECS:
+        raise ValueError(f"name={name!r}: expected 'auto' or one of {sorted(SPECS)}")
+    spec = SPECS[name]
+    if spec.tier == "bundled":
+        model, card = _load_bundled(name)
+        return CourseModel(name, model, spec, FASHION_CLASSES, reason, card)
+    if weights not in ("imagenet", None):
+        raise ValueError(f"weights={weights!r}: expected 'imagenet' or None")
+    model = _load_imagenet(name, weights)
+    classes = _imagenet_class_names() if weights == "imagenet" else tuple(f"imagenet_{i}" for i in range(1000))
+    return CourseModel(name, model, spec, classes, reason)

@@ -1,0 +1,116 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from course_utils import data
+from course_utils.data import FashionScenes, Scenes, load_fashion_mnist, masks_to_boxes
+from conftest import needs_debian_data
+
+
+def test_read_idx_roundtrip(tmp_path):
+    arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    header = bytes([0, 0, 8, 3]) + b"".join(int(n).to_bytes(4, "big") for n in arr.shape)
+    with gzip.open(tmp_path / "x.gz", "wb") as f:
+        f.write(header + arr.tobytes())
+    np.testing.assert_array_equal(data._read_idx(tmp_path / "x.gz"), arr)
+
+
+@needs_debian_data
+def test_debian_source_is_the_full_dataset():
+    x, y = load_fashion_mnist("train", source="debian")
+    assert x.shape == (60000, 28, 28) and x.dtype == np.uint8 and y.shape == (60000,)
+    assert np.bincount(y).tolist() == [6000] * 10
+    assert load_fashion_mnist("test", source="debian")[0].shape == (10000, 28, 28)
+
+
+def test_committed_sample_is_stratified_and_small():
+    assert data.SAMPLE_PATH.stat().st_size <= 2 * 2**20
+    for split in ("train", "test"):
+        x, y = load_fashion_mnist(split, source="sample")
+        assert x.shape[1:] == (28, 28) and len(set(np.bincount(y).tolist())) == 1 and len(np.bincount(y)) == 10
+
+
+def test_no_source_names_all_three(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "none")
+    monkeypatch.setattr(data, "SAMPLE_PATH", tmp_path / "none.npz")
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    load_fashion_mnist.cache_clear()
+    try:
+        with pytest.raises(FileNotFoundError) as e:
+            load_fashion_mnist("test")
+    finally:
+        load_fashion_mnist.cache_clear()
+    msg = str(e.value)
+    assert "dataset-fashion-mnist" in msg and "keras.datasets.fashion_mnist" in msg and "none.npz" in msg
+
+
+@pytest.mark.parametrize("kwargs", [dict(split="val"), dict(source="web")])
+def test_bad_arguments(kwargs):
+    with pytest.raises(ValueError, match=repr(next(iter(kwargs.values())))):
+        load_fashion_mnist(**kwargs)
+
+
+def test_scenes_are_deterministic_and_seeded():
+    gen = FashionScenes("test", seed=3)
+    a, b = gen.generate(6), FashionScenes("test", seed=3).generate(6)
+    for field in ("images", "labels", "masks", "boxes"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert not np.array_equal(a.images, gen.generate(6, seed=4).images)
+    assert a.images.shape == (6, 64, 64, 3) and a.images.dtype == np.float32
+    assert 0 <= a.images.min() and a.images.max() <= 1
+    assert a.labels.shape == (6, 1) and a.masks.shape == (6, 1, 64, 64) and a.boxes.shape == (6, 1, 4)
+
+
+def _dilate(mask, r):
+    out = mask.copy()
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            out |= np.roll(mask, (dy, dx), axis=(0, 1))
+    return out
+
+
+def test_masks_mark_exactly_the_drawn_item():
+    scenes = FashionScenes("test", background="plain", seed=1).generate(100)
+    rims, strays, painted = [], 0, 0
+    for image, mask in zip(scenes.images, scenes.mask):
+        background = image[0, 0] if not mask[0, 0] else image[-1, -1]
+        changed = np.abs(image - background).max(-1) > 1e-6
+        assert mask.sum() > 50
+        assert not (mask & ~changed).any()  # every mask pixel was painted by the item
+        rims.append((changed & ~mask).sum() / mask.sum())
+        strays += (changed & ~_dilate(mask, 2)).sum()  # paint farther than a 2-px rim: item noise
+        painted += changed.sum()
+    assert np.mean(rims) < 0.15 and strays < 0.002 * painted
+
+
+def test_boxes_are_tight_around_masks():
+    scenes = FashionScenes("test", seed=2).generate(10)
+    for mask, (y0, x0, y1, x1) in zip(scenes.mask, scenes.boxes[:, 0]):
+        assert mask[y0:y1, x0:x1].sum() == mask.sum()
+        assert mask[y0].any() and mask[y1 - 1].any() and mask[:, x0].any() and mask[:, x1 - 1].any()
+    assert masks_to_boxes(np.zeros((1, 5, 5), bool)).tolist() == [[0, 0, 0, 0]]
+
+
+def test_two_item_scenes():
+    scenes = FashionScenes("test", items=2, seed=0).generate(30)
+    assert scenes.labels.shape == (30, 2) and (scenes.labels[:, 0] != scenes.labels[:, 1]).all()
+    assert not (scenes.masks[:, 0] & scenes.masks[:, 1]).any()  # visible parts never share a pixel
+    assert (scenes.masks.sum((2, 3)) > 0).mean() > 0.95
+
+
+def test_scenes_slicing():
+    scenes = FashionScenes("test", seed=0).generate(4)
+    one = scenes[2]
+    assert isinstance(one, Scenes) and len(one) == 1 and one.label[0] == scenes.label[2]
+    assert len(scenes[1:3]) == 2
+
+
+@pytest.mark.parametrize("kwargs, bad", [(dict(items=3), "items=3"), (dict(background="noise"), "'noise'"),
+                                         (dict(scale=(30, 80)), "scale=(30, 80)")])
+def test_bad_scene_arguments(kwargs, bad):
+    with pytest.raises(ValueError) as e:
+        FashionScenes("test", **kwargs)
+    assert bad in str(e.value)
+    with pytest.raises(ValueError, match="n=0"):
+        FashionScenes("test").generate(0)
