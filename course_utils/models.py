@@ -144,9 +144,12 @@ class CourseModel:
             raise ValueError(f"images of shape {np.shape(images)}: {self.name} expects (N, {want[0]}, "
                              f"{want[1]}, 3) or ({want[0]}, {want[1]}, 3) RGB; resize with "
                              f"course_utils.images.resize(image, {want[0]})")
-        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-            raise ValueError(f"images with values in [{np.nanmin(arr):.3g}, {np.nanmax(arr):.3g}]: expected "
-                             "finite floats in [0, 1] or uint8 in [0, 255]")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"images contain {np.isnan(arr).sum()} NaN and {np.isinf(arr).sum()} infinite values: "
+                             "expected finite floats in [0, 1] or uint8 in [0, 255]")
+        if arr.min() < 0 or arr.max() > 1:
+            raise ValueError(f"images with values in [{arr.min():.3g}, {arr.max():.3g}]: expected floats in [0, 1] "
+                             "or uint8 in [0, 255]")
         return arr
 
     def preprocess(self, images) -> np.ndarray:

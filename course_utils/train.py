@@ -86,7 +86,8 @@ def layer_summary(model) -> list[dict]:
 
 
 def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch: int = SCENES_PER_EPOCH,
-          batch_size: int = 128, out: Path = MODELS_DIR, verbose: int = 2) -> dict:
+          batch_size: int = 128, out: Path = MODELS_DIR, verbose: int = 2,
+          heldout_scenes: int = HELDOUT_SCENES) -> dict:
     """Train bundled model ``name`` from scratch, save it to ``out`` and return its model card."""
     if name not in BUILDERS:
         raise ValueError(f"name={name!r}: expected one of {sorted(BUILDERS)}")
@@ -108,7 +109,7 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
                       validation_data=(val.images, val.label), verbose=verbose)
         history.append({k: round(float(v[-1]), 4) for k, v in h.history.items()})
     wall = time.time() - start
-    accuracy = evaluate(model)
+    accuracy = evaluate(model, n=heldout_scenes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / f"{name}.keras")
@@ -121,7 +122,7 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
         "output": "logits (apply softmax for probabilities)",
         "data": {"train": f"{epochs} x {scenes_per_epoch} FashionScenes of Fashion-MNIST train items, "
                           f"seeds {seed * 1000}..{seed * 1000 + epochs - 1}",
-                 "heldout": f"{HELDOUT_SCENES} FashionScenes of Fashion-MNIST test items, seed {HELDOUT_SEED}"},
+                 "heldout": f"{heldout_scenes} FashionScenes of Fashion-MNIST test items, seed {HELDOUT_SEED}"},
         "seed": seed,
         "epochs": epochs,
         "batch_size": batch_size,

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from course_utils.images import load_image, load_sample, resize, sample_names, sample_path
+
+
+def test_samples_load_as_rgb_floats():
+    names = sample_names()
+    assert {"astronaut", "chelsea", "coffee", "rocket"} <= set(names)
+    for name in names:
+        image = load_sample(name)
+        assert image.ndim == 3 and image.shape[-1] == 3 and image.dtype == np.float32
+        assert 0 <= image.min() < image.max() <= 1
+    assert load_sample("chelsea").shape == (300, 451, 3)
+
+
+def test_sources_file_names_every_photo():
+    sources = (sample_path("chelsea").parent / "SOURCES.md").read_text()
+    for name in sample_names():
+        assert f"{name}.jpg" in sources
+
+
+def test_grayscale_and_rgba_become_rgb(tmp_path):
+    Image.fromarray(np.full((10, 12), 128, np.uint8), "L").save(tmp_path / "gray.png")
+    rgba = np.zeros((10, 12, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:, :6, 3] = 255  # left half opaque red, right half transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    gray = load_image(tmp_path / "gray.png")
+    assert gray.shape == (10, 12, 3) and np.allclose(gray, 128 / 255)
+    rgb = load_image(tmp_path / "rgba.png")
+    np.testing.assert_allclose(rgb[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(rgb[0, -1], [1, 1, 1])  # transparent -> white
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    array = np.zeros((20, 40, 3), np.uint8)
+    array[:, :20] = 255  # white left half of a landscape image
+    img = Image.fromarray(array)
+    exif = img.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    img.save(tmp_path / "rotated.jpg", exif=exif, quality=95)
+    image = load_image(tmp_path / "rotated.jpg")
+    assert image.shape == (40, 20, 3)  # displayed upright: portrait
+    assert image[:15].mean() > 0.9 and image[25:].mean() < 0.1  # white half on top after rotation
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.jpg"):
+        load_image(tmp_path / "nope.jpg")
+    (tmp_path / "bad.jpg").write_bytes(b"not an image at all")
+    with pytest.raises(ValueError, match="bad.jpg"):
+        load_image(tmp_path / "bad.jpg")
+    with pytest.raises(ValueError, match="'dog'"):
+        load_sample("dog")
+
+
+def test_resize_crop_and_stretch():
+    image = np.zeros((20, 40, 3), np.float32)
+    image[:, 10:30] = 1.0  # the centre square is white, the sides black
+    assert resize(image, 8).shape == (8, 8, 3) and resize(image, 8).min() > 0.95
+    assert resize(image, 8, fit="stretch")[:, 0].max() < 0.05
+    assert load_sample("coffee", 64).shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("args, bad", [((np.zeros((4, 4)), 8), "(4, 4)"), ((np.zeros((4, 4, 3)), 0), "size=0"),
+                                       ((np.zeros((4, 4, 3)), 8, "pad"), "'pad'")])
+def test_resize_bad_arguments(args, bad):
+    with pytest.raises(ValueError) as e:
+        resize(*args)
+    assert bad in str(e.value)

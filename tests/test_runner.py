@@ -1,0 +1,48 @@
+import json
+
+import nbformat
+import pytest
+
+from course_utils import runner
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_run_notebook_measures_time_and_memory(tmp_path):
+    nb = _notebook(tmp_path / "00_ok.ipynb", "FAST = False", "import numpy as np\nblock = np.ones(50_000_000)\nFAST")
+    result = runner.run_notebook(nb, tmp_path / "out", parameters=runner.FAST_PARAMETERS)
+    assert result.ok and result.error == ""
+    assert result.peak_mb > 300  # the 400 MB array in the kernel was seen
+    executed = nbformat.read(tmp_path / "out" / "00_ok.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["data"]["text/plain"] == "True"  # FAST was injected
+    assert (tmp_path / "out" / "00_ok.html").stat().st_size > 1000
+    assert result.line().startswith("ok   00_ok.ipynb")
+
+
+def test_failing_notebook_is_reported_not_raised(tmp_path):
+    nb = _notebook(tmp_path / "01_bad.ipynb", "FAST = False", "raise ValueError('boom')")
+    result = runner.run_notebook(nb, tmp_path / "out", html=False)
+    assert not result.ok and "boom" in result.error and result.line().startswith("FAIL")
+
+
+def test_main_exit_codes_and_summary(tmp_path, capsys):
+    _notebook(tmp_path / "00_ok.ipynb", "FAST = False")
+    _notebook(tmp_path / "01_bad.ipynb", "FAST = False", "1 / 0")
+    code = runner.main([str(p) for p in runner.course_notebooks(tmp_path)] + ["--out", str(tmp_path / "o"), "--no-html"])
+    assert code == 1
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert [r["ok"] for r in summary] == [True, False]
+    assert "1/2 notebooks ran" in capsys.readouterr().out
+
+
+def test_no_notebooks_is_not_an_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "NOTEBOOKS_DIR", tmp_path)
+    monkeypatch.setattr(runner, "course_notebooks", lambda directory=tmp_path: [])
+    assert runner.main([]) == 0
+    assert "nothing to run" in capsys.readouterr().out
