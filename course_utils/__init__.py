@@ -14,6 +14,7 @@ Submodules are imported lazily so ``import course_utils`` stays cheap (no Tensor
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __version__ = "0.1.0"
@@ -25,7 +26,8 @@ REPO_URL = "https://github.com/see-inside-cnns/see-inside-cnns"
 #: Root of the checkout (``data/`` lives next to the package in a source checkout or editable install).
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
-MODELS_DIR = DATA_DIR / "models"
+#: Bundled model weights and cards; ``COURSE_MODELS_DIR`` points elsewhere (e.g. at retrained models).
+MODELS_DIR = Path(os.environ.get("COURSE_MODELS_DIR", DATA_DIR / "models"))
 IMAGES_DIR = DATA_DIR / "images"
 
 __all__ = ["REPO_URL", "ROOT", "DATA_DIR", "MODELS_DIR", "IMAGES_DIR", "__version__"]

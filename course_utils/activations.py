@@ -133,3 +133,28 @@ def get_activations(model, x: np.ndarray, layers: str | Sequence[str], batch_siz
     chunks = [sub(x[i:i + batch_size], training=False)[:n_layers] for i in range(0, len(x), batch_size)]
     acts = [np.concatenate([np.asarray(c[k]) for c in chunks]) for k in range(n_layers)]
     return acts[0] if single else acts
+
+
+def channel_stats(model, x: np.ndarray, layers: Sequence[str], batch_size: int = 64) -> dict[str, dict]:
+    """Per-channel summary of ``layers`` over a data set ``x`` without keeping its activations.
+
+    Returns ``{layer: {"max": (c,), "mean": (c,), "max_per_input": (N, c)}}``: the largest value each
+    channel reaches, its mean over inputs and positions, and each input's spatial maximum (to find
+    the inputs that excite a channel most). A channel whose ``max`` is 0 after a ReLU never fires:
+    it is *dead* on this data. Introduced in notebooks/00_activation_grids.ipynb.
+    """
+    layers = list(layers)
+    sub = feature_model(model, layers)
+    peaks = {layer: [] for layer in layers}
+    sums = {layer: 0.0 for layer in layers}
+    for i in range(0, len(x), batch_size):
+        outs = sub(x[i:i + batch_size], training=False)
+        for layer, a in zip(layers, outs):
+            a = np.asarray(a)
+            peaks[layer].append(a.max(axis=(1, 2)))
+            sums[layer] = sums[layer] + a.mean(axis=(1, 2)).sum(0)
+    stats = {}
+    for layer in layers:
+        per_input = np.concatenate(peaks[layer])
+        stats[layer] = {"max": per_input.max(0), "mean": sums[layer] / len(x), "max_per_input": per_input}
+    return stats

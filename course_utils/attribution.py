@@ -1,0 +1,212 @@
+"""Which input pixels matter for a class: the gradient (saliency) family.
+
+All methods score the **logit** of the target (Simonyan et al. 2013: the softmax couples classes) and
+take model inputs ``x`` ``(N, H, W, 3)`` (``CourseModel.preprocess`` output). A ``target`` is a class
+index, one index per image, or a callable ``logits -> (N,)`` score. Maps are ``(N, H, W)`` normalized
+per image to [0, 1] with an epsilon: an all-zero gradient gives an all-zero map, never NaN.
+
+- :func:`vanilla_saliency`  Simonyan, Vedaldi & Zisserman 2013, arXiv:1312.6034
+- :func:`smoothgrad`        Smilkov et al. 2017, arXiv:1706.03825
+- :func:`integrated_gradients` Sundararajan, Taly & Yan 2017, arXiv:1703.01365
+- :func:`guided_backprop`   Springenberg et al. 2014, arXiv:1412.6806
+
+Introduced in notebooks/01_saliency_maps.ipynb.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable
+
+import numpy as np
+
+Target = int | np.ndarray | Callable
+
+
+def _check_x(model, x) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    want = tuple(model.inputs[0].shape[1:])
+    if x.ndim != 4 or any(w is not None and w != s for w, s in zip(want, x.shape[1:])) or len(x) == 0:
+        raise ValueError(f"x of shape {x.shape}: expected a batch (N, {', '.join(str(w) for w in want)}) "
+                         "of preprocessed inputs (CourseModel.preprocess)")
+    if not np.isfinite(x).all():
+        raise ValueError("x contains NaN or infinite values")
+    return x
+
+
+def _check_target(target: Target, n: int, num_classes: int):
+    """A callable, or class indices ``(n,)`` with each in ``[0, num_classes)``."""
+    if callable(target):
+        return target
+    t = np.broadcast_to(np.asarray(target), (n,)) if np.ndim(target) == 0 else np.asarray(target)
+    if not np.issubdtype(t.dtype, np.integer) or t.shape != (n,) or (t < 0).any() or (t >= num_classes).any():
+        raise ValueError(f"target={target!r}: expected a class index in [0, {num_classes - 1}] (or {n} of them, "
+                         "one per image), or a callable logits -> (N,) score")
+    return t.astype(np.int64)
+
+
+def score(logits, target):
+    """The score to differentiate: ``logits[i, target[i]]``, or ``target(logits)`` for a callable."""
+    import tensorflow as tf
+
+    if callable(target):
+        return target(logits)
+    return tf.gather(logits, target, axis=1, batch_dims=1)
+
+
+def input_gradients(model, x: np.ndarray, target: Target, batch_size: int = 64) -> np.ndarray:
+    """``d score / d x`` ``(N, H, W, 3)`` for inputs ``x`` (batched)."""
+    import tensorflow as tf
+
+    x = _check_x(model, x)
+    target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    grads = []
+    for i in range(0, len(x), batch_size):
+        xb = tf.convert_to_tensor(x[i:i + batch_size])
+        tb = target if callable(target) else target[i:i + batch_size]
+        with tf.GradientTape() as tape:
+            tape.watch(xb)
+            s = score(model(xb, training=False), tb)
+        grads.append(tape.gradient(s, xb).numpy())
+    return np.concatenate(grads)
+
+
+def normalize_maps(maps: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Scale each map of ``(N, H, W)`` to [0, 1] by its own min and max; constant maps become 0."""
+    maps = np.asarray(maps, np.float32)
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    span = maps.max(axis=(1, 2), keepdims=True) - lo
+    return np.where(span > eps, (maps - lo) / np.maximum(span, eps), 0.0).astype(np.float32)
+
+
+def to_map(grads: np.ndarray, reduce: str = "max_abs") -> np.ndarray:
+    """Reduce input-shaped attributions ``(N, H, W, 3)`` to normalized maps ``(N, H, W)``:
+    ``"max_abs"`` (Simonyan et al.), ``"abs_sum"`` or ``"sum"`` (signed, clipped at 0 after)."""
+    if reduce == "max_abs":
+        m = np.abs(grads).max(-1)
+    elif reduce == "abs_sum":
+        m = np.abs(grads).sum(-1)
+    elif reduce == "sum":
+        m = np.maximum(grads.sum(-1), 0)
+    else:
+        raise ValueError(f"reduce={reduce!r}: expected 'max_abs', 'abs_sum' or 'sum'")
+    return normalize_maps(m)
+
+
+def vanilla_saliency(model, x, target: Target) -> np.ndarray:
+    """``max_c |d logit / d x|``, per image normalized ``(N, H, W)``."""
+    return to_map(input_gradients(model, x, target))
+
+
+def smoothgrad(model, x, target: Target, samples: int = 20, noise: float = 0.15, seed: int = 0,
+               batch_size: int = 128, return_grads: bool = False) -> np.ndarray:
+    """Average of the gradients of ``samples`` noisy copies of each input (noise std = ``noise`` times
+    the input's value range). All copies go through the model in large batches."""
+    x = _check_x(model, x)
+    if samples < 1:
+        raise ValueError(f"samples={samples!r}: expected >= 1")
+    target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    rng = np.random.default_rng(seed)
+    sigma = noise * (x.max(axis=(1, 2, 3), keepdims=True) - x.min(axis=(1, 2, 3), keepdims=True))
+    noisy = x[:, None] + sigma[:, None] * rng.standard_normal((len(x), samples, *x.shape[1:])).astype(np.float32)
+    t = target if callable(target) else np.repeat(target, samples)
+    grads = input_gradients(model, noisy.reshape(-1, *x.shape[1:]), t, batch_size).reshape(noisy.shape)
+    grads = grads.mean(1)
+    return grads if return_grads else to_map(grads)
+
+
+def integrated_gradients(model, x, target: Target, baseline: np.ndarray | None = None, steps: int = 32,
+                         batch_size: int = 128) -> np.ndarray:
+    """Attributions ``(N, H, W, 3)`` = ``(x - baseline) * mean of gradients along the straight path``
+    (trapezoidal rule, ``steps`` intervals). Their sum approximates ``score(x) - score(baseline)``
+    (completeness; check it with :func:`completeness_gap`). ``baseline`` defaults to zeros in x-space."""
+    x = _check_x(model, x)
+    if steps < 1:
+        raise ValueError(f"steps={steps!r}: expected >= 1")
+    target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    base = np.zeros_like(x) if baseline is None else np.broadcast_to(np.asarray(baseline, np.float32), x.shape)
+    alphas = np.linspace(0, 1, steps + 1, dtype=np.float32)
+    path = base[:, None] + alphas[None, :, None, None, None] * (x - base)[:, None]  # (N, steps+1, H, W, 3)
+    t = target if callable(target) else np.repeat(target, steps + 1)
+    grads = input_gradients(model, path.reshape(-1, *x.shape[1:]), t, batch_size).reshape(path.shape)
+    avg = (grads[:, :-1] + grads[:, 1:]).mean(1) / 2
+    return (x - base) * avg
+
+
+def completeness_gap(model, x, target: Target, attributions: np.ndarray, baseline: np.ndarray | None = None
+                     ) -> np.ndarray:
+    """Relative error ``|sum(attr) - (score(x) - score(baseline))| / |score(x) - score(baseline)|`` per image."""
+    x = _check_x(model, x)
+    target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    base = np.zeros_like(x) if baseline is None else np.broadcast_to(np.asarray(baseline, np.float32), x.shape)
+    diff = np.asarray(score(model(x, training=False), target)) - np.asarray(score(model(base, training=False), target))
+    return np.abs(attributions.reshape(len(x), -1).sum(1) - diff) / np.maximum(np.abs(diff), 1e-12)
+
+
+def _guided(fn):
+    """Wrap a ReLU-like function so that its backward pass lets only positive gradients through
+    where the input was positive (the 'guided' rule)."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def guided(x):
+        y = fn(x)
+
+        def grad(dy):
+            return dy * tf.cast(dy > 0, dy.dtype) * tf.cast(x > 0, dy.dtype)
+
+        return y, grad
+
+    return guided
+
+
+@contextlib.contextmanager
+def guided_relus(model):
+    """Inside this block, every ReLU of ``model`` (``activation="relu"`` layers and ``ReLU`` layers,
+    nested models included) back-propagates with the guided rule. Restored on exit, even on error."""
+    import keras
+
+    relu = keras.activations.relu
+    swapped = []
+    stack = [model]
+    try:
+        while stack:
+            for layer in stack.pop().layers:
+                if isinstance(layer, keras.Model):
+                    stack.append(layer)
+                elif getattr(layer, "activation", None) is relu:
+                    swapped.append((layer, "activation", layer.activation))
+                    layer.activation = _guided(relu)
+                elif isinstance(layer, keras.layers.ReLU):
+                    swapped.append((layer, "call", None))
+                    layer.call = _guided(type(layer).call.__get__(layer))
+        yield model
+    finally:
+        for layer, attr, old in reversed(swapped):
+            if old is None:
+                del layer.__dict__[attr]  # back to the class's method
+            else:
+                setattr(layer, attr, old)
+
+
+def guided_backprop(model, x, target: Target) -> np.ndarray:
+    """Guided backpropagation maps ``(N, H, W)``: input gradients with every ReLU's backward pass
+    replaced by the guided rule (computed eagerly, so the swap is seen), then restored."""
+    with guided_relus(model):
+        grads = input_gradients(model, x, target)
+    return to_map(grads)
+
+
+METHODS = {
+    "vanilla": vanilla_saliency,
+    "smoothgrad": smoothgrad,
+    "integrated_gradients": lambda model, x, target: to_map(integrated_gradients(model, x, target), "abs_sum"),
+    "guided_backprop": guided_backprop,
+}
+
+
+def saliency(model, x, target: Target, method: str = "vanilla") -> np.ndarray:
+    """Normalized ``(N, H, W)`` map of one of :data:`METHODS` (default settings)."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: expected one of {sorted(METHODS)}")
+    return METHODS[method](model, x, target)

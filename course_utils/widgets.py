@@ -1,0 +1,81 @@
+"""ipywidgets explorers for the lecture hall. Only the API shared by ipywidgets 7 (Colab) and 8 is
+used: ``IntSlider``, ``Dropdown``, ``Checkbox``, ``Output``, ``HBox``/``VBox`` and ``observe``.
+
+Each explorer returns a ``VBox`` whose ``redraw()`` method draws the current state (used by tests to
+time an interaction). Sub-models are cached (:func:`course_utils.activations.feature_model`), so a
+slider move costs one forward pass plus one ``imshow`` of a mosaic.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from course_utils import plotting
+from course_utils.activations import get_activations
+
+
+def _show(out, fig):
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    with out:
+        out.clear_output(wait=True)
+        display(fig)
+    plt.close(fig)
+
+
+def activation_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = None, max_channels: int = 64,
+                        titles: Sequence[str] | None = None):
+    """Sliders for image, layer, channel and overlay over ``images`` ``(N, H, W, 3)`` in [0, 1].
+
+    Shows the image, the first ``max_channels`` channels of the layer as a grid (the chosen channel
+    framed) and the chosen channel enlarged. Introduced in notebooks/00_activation_grids.ipynb.
+    """
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    layers = list(layers or cm.feature_layers)
+    x = cm.preprocess(images)
+    image_s = W.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
+    layer_d = W.Dropdown(options=layers, value=layers[0], description="layer")
+    channel_s = W.IntSlider(value=0, min=0, max=1, description="channel")
+    overlay_c = W.Checkbox(value=False, description="overlay on image")
+    out = W.Output()
+
+    def acts_of():
+        return get_activations(cm.model, x[image_s.value:image_s.value + 1], layer_d.value)[0]
+
+    def redraw(*_):
+        acts = acts_of()
+        channel_s.max = acts.shape[-1] - 1
+        c = min(channel_s.value, channel_s.max)
+        image = images[image_s.value]
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 2.2, 1]})
+        axes[0].imshow(image)
+        axes[0].set_title(titles[image_s.value] if titles is not None else f"image {image_s.value}", fontsize=9)
+        axes[0].set_axis_off()
+        shown = range(min(max_channels, acts.shape[-1]))
+        plotting.activation_grid(acts, image if overlay_c.value else None, channels=shown, ncols=8, ax=axes[1],
+                                 title=f"{layer_d.value}: {acts.shape[-1]} channels of {acts.shape[0]}x{acts.shape[1]}"
+                                       + (f" (first {len(shown)})" if len(shown) < acts.shape[-1] else ""))
+        if c in shown:
+            h, w = acts.shape[:2] if not overlay_c.value else image.shape[:2]
+            r, k = divmod(c, 8)
+            axes[1].add_patch(plt.Rectangle((k * (w + 1) - 0.5, r * (h + 1) - 0.5), w, h, fill=False, ec="cyan", lw=2))
+        if overlay_c.value:
+            plotting.overlay(image, acts[..., c], ax=axes[2], title=f"channel {c}")
+        else:
+            axes[2].imshow(acts[..., c], cmap="inferno")
+            axes[2].set_title(f"channel {c}, max {acts[..., c].max():.2f}", fontsize=9)
+            axes[2].set_axis_off()
+        fig.tight_layout()
+        _show(out, fig)
+
+    for w in (image_s, layer_d, channel_s, overlay_c):
+        w.observe(redraw, names="value")
+    box = W.VBox([W.HBox([image_s, layer_d]), W.HBox([channel_s, overlay_c]), out])
+    box.redraw = redraw
+    redraw()
+    return box
