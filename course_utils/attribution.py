@@ -16,11 +16,13 @@ Introduced in notebooks/01_saliency_maps.ipynb.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import Callable
 
 import numpy as np
 
 Target = int | np.ndarray | Callable
+_GRAD_FNS: "weakref.WeakKeyDictionary[object, Callable]" = weakref.WeakKeyDictionary()
 
 
 def _check_x(model, x) -> np.ndarray:
@@ -54,20 +56,40 @@ def score(logits, target):
     return tf.gather(logits, target, axis=1, batch_dims=1)
 
 
-def input_gradients(model, x: np.ndarray, target: Target, batch_size: int = 64) -> np.ndarray:
-    """``d score / d x`` ``(N, H, W, 3)`` for inputs ``x`` (batched)."""
+def _gradient(model, xb, tb):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(xb)
+        s = score(model(xb, training=False), tb)
+    return tape.gradient(s, xb)
+
+
+def _compiled_gradient(model):
+    """One ``tf.function`` per model (any batch size), so repeated calls and sliders never retrace."""
+    import tensorflow as tf
+
+    if model not in _GRAD_FNS:
+        spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
+        _GRAD_FNS[model] = tf.function(lambda xb, tb: _gradient(model, xb, tb),
+                                       input_signature=[spec, tf.TensorSpec((None,), tf.int64)])
+    return _GRAD_FNS[model]
+
+
+def input_gradients(model, x: np.ndarray, target: Target, batch_size: int = 64, eager: bool = False) -> np.ndarray:
+    """``d score / d x`` ``(N, H, W, 3)`` for inputs ``x``, in batches of ``batch_size``.
+
+    Class targets run through a cached ``tf.function``; callables (and ``eager=True``, which guided
+    backprop needs so that swapped activations are seen) run eagerly."""
     import tensorflow as tf
 
     x = _check_x(model, x)
     target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    fn = _gradient if eager or callable(target) else (lambda m, xb, tb: _compiled_gradient(m)(xb, tb))
     grads = []
     for i in range(0, len(x), batch_size):
-        xb = tf.convert_to_tensor(x[i:i + batch_size])
-        tb = target if callable(target) else target[i:i + batch_size]
-        with tf.GradientTape() as tape:
-            tape.watch(xb)
-            s = score(model(xb, training=False), tb)
-        grads.append(tape.gradient(s, xb).numpy())
+        tb = target if callable(target) else tf.constant(target[i:i + batch_size])
+        grads.append(fn(model, tf.constant(x[i:i + batch_size]), tb).numpy())
     return np.concatenate(grads)
 
 
@@ -98,20 +120,30 @@ def vanilla_saliency(model, x, target: Target) -> np.ndarray:
     return to_map(input_gradients(model, x, target))
 
 
+def _per_image_chunks(x: np.ndarray, copies: int, batch_size: int):
+    """Slices of ``x`` holding about ``batch_size`` rows once each image is expanded ``copies`` times,
+    so memory stays bounded however many images are explained."""
+    per = max(1, batch_size // copies)
+    return (slice(i, i + per) for i in range(0, len(x), per))
+
+
 def smoothgrad(model, x, target: Target, samples: int = 20, noise: float = 0.15, seed: int = 0,
                batch_size: int = 128, return_grads: bool = False) -> np.ndarray:
     """Average of the gradients of ``samples`` noisy copies of each input (noise std = ``noise`` times
-    the input's value range). All copies go through the model in large batches."""
+    the input's value range). The copies go through the model in batches of ``batch_size``."""
     x = _check_x(model, x)
     if samples < 1:
         raise ValueError(f"samples={samples!r}: expected >= 1")
     target = _check_target(target, len(x), model.outputs[0].shape[-1])
     rng = np.random.default_rng(seed)
-    sigma = noise * (x.max(axis=(1, 2, 3), keepdims=True) - x.min(axis=(1, 2, 3), keepdims=True))
-    noisy = x[:, None] + sigma[:, None] * rng.standard_normal((len(x), samples, *x.shape[1:])).astype(np.float32)
-    t = target if callable(target) else np.repeat(target, samples)
-    grads = input_gradients(model, noisy.reshape(-1, *x.shape[1:]), t, batch_size).reshape(noisy.shape)
-    grads = grads.mean(1)
+    grads = np.empty_like(x)
+    for part in _per_image_chunks(x, samples, batch_size):
+        xp = x[part]
+        sigma = noise * (xp.max(axis=(1, 2, 3), keepdims=True) - xp.min(axis=(1, 2, 3), keepdims=True))
+        noisy = xp[:, None] + sigma[:, None] * rng.standard_normal((len(xp), samples, *x.shape[1:]), np.float32)
+        t = target if callable(target) else np.repeat(target[part], samples)
+        g = input_gradients(model, noisy.reshape(-1, *x.shape[1:]), t, batch_size)
+        grads[part] = g.reshape(noisy.shape).mean(1)
     return grads if return_grads else to_map(grads)
 
 
@@ -125,12 +157,14 @@ def integrated_gradients(model, x, target: Target, baseline: np.ndarray | None =
         raise ValueError(f"steps={steps!r}: expected >= 1")
     target = _check_target(target, len(x), model.outputs[0].shape[-1])
     base = np.zeros_like(x) if baseline is None else np.broadcast_to(np.asarray(baseline, np.float32), x.shape)
-    alphas = np.linspace(0, 1, steps + 1, dtype=np.float32)
-    path = base[:, None] + alphas[None, :, None, None, None] * (x - base)[:, None]  # (N, steps+1, H, W, 3)
-    t = target if callable(target) else np.repeat(target, steps + 1)
-    grads = input_gradients(model, path.reshape(-1, *x.shape[1:]), t, batch_size).reshape(path.shape)
-    avg = (grads[:, :-1] + grads[:, 1:]).mean(1) / 2
-    return (x - base) * avg
+    alphas = np.linspace(0, 1, steps + 1, dtype=np.float32)[None, :, None, None, None]
+    attributions = np.empty_like(x)
+    for part in _per_image_chunks(x, steps + 1, batch_size):
+        path = base[part, None] + alphas * (x[part] - base[part])[:, None]  # (n, steps + 1, H, W, 3)
+        t = target if callable(target) else np.repeat(target[part], steps + 1)
+        grads = input_gradients(model, path.reshape(-1, *x.shape[1:]), t, batch_size).reshape(path.shape)
+        attributions[part] = (x[part] - base[part]) * (grads[:, :-1] + grads[:, 1:]).mean(1) / 2
+    return attributions
 
 
 def completeness_gap(model, x, target: Target, attributions: np.ndarray, baseline: np.ndarray | None = None
@@ -193,7 +227,7 @@ def guided_backprop(model, x, target: Target) -> np.ndarray:
     """Guided backpropagation maps ``(N, H, W)``: input gradients with every ReLU's backward pass
     replaced by the guided rule (computed eagerly, so the swap is seen), then restored."""
     with guided_relus(model):
-        grads = input_gradients(model, x, target)
+        grads = input_gradients(model, x, target, eager=True)
     return to_map(grads)
 
 

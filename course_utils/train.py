@@ -14,6 +14,7 @@ import argparse
 import json
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -27,35 +28,25 @@ INPUT_SHAPE = (64, 64, 3)
 WIDTHS = (12, 24, 48, 96)  # filters of block1..block4: sized for a 2-core CPU (benchmarked)
 
 
-def _conv_blocks(x, widths=WIDTHS, pool_last: bool = True, batchnorm: bool = False):
-    """VGG-style blocks named as in VGG16: ``block{b}_conv{1,2}`` then ``block{b}_pool``.
-
-    With ``batchnorm`` (training only), each conv is followed by ``{name}_bn`` and a ReLU;
-    :func:`fold_batchnorm` later folds the normalization into the plain conv's kernel and bias.
-    """
+def _conv_blocks(x, widths=WIDTHS, pool_last: bool = True):
+    """VGG-style blocks named as in VGG16: ``block{b}_conv{1,2}`` then ``block{b}_pool``."""
     import keras
 
     for b, width in enumerate(widths, start=1):
         for c in (1, 2):
-            name = f"block{b}_conv{c}"
-            if batchnorm:
-                x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=name)(x)
-                x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-                x = keras.layers.ReLU(name=f"{name}_relu")(x)
-            else:
-                x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=name)(x)
+            x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=f"block{b}_conv{c}")(x)
         if pool_last or b < len(widths):
             x = keras.layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     return x
 
 
-def build_fashion_vgg(num_classes: int = 10, batchnorm: bool = False):
+def build_fashion_vgg(num_classes: int = 10):
     """VGG-style conv blocks (64 -> 4 px), then ``flatten``, ``fc1``, ``dropout``, ``predictions``
     (logits). Layer names follow ``keras.applications.VGG16``."""
     import keras
 
     inputs = keras.Input(INPUT_SHAPE, name="image")
-    x = _conv_blocks(inputs, batchnorm=batchnorm)
+    x = _conv_blocks(inputs)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(256, activation="relu", name="fc1")(x)
     x = keras.layers.Dropout(0.4, name="dropout")(x)
@@ -63,39 +54,21 @@ def build_fashion_vgg(num_classes: int = 10, batchnorm: bool = False):
     return keras.Model(inputs, outputs, name="fashion_vgg")
 
 
-def build_fashion_gap(num_classes: int = 10, batchnorm: bool = False):
+def build_fashion_gap(num_classes: int = 10):
     """All-convolutional CAM architecture (Zhou et al. 2016): conv blocks ending at 8x8, a last conv
     ``class_conv`` with one linear filter per class, then ``gap`` (global average pooling) whose
     output are the logits. The class activation map of class c is ``class_conv[..., c]``."""
     import keras
 
     inputs = keras.Input(INPUT_SHAPE, name="image")
-    x = _conv_blocks(inputs, pool_last=False, batchnorm=batchnorm)
+    x = _conv_blocks(inputs, pool_last=False)
     x = keras.layers.Conv2D(num_classes, 3, padding="same", name="class_conv")(x)
     outputs = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     return keras.Model(inputs, outputs, name="fashion_gap")
 
 
-def fold_batchnorm(trained, plain) -> None:
-    """Copy ``trained`` (built with ``batchnorm=True``) into ``plain`` (same builder, no BN), folding
-    each ``{conv}_bn`` into its conv: ``W' = W * g / sqrt(v + eps)``, ``b' = beta - m * g / sqrt(v + eps)``.
-    ``plain`` then computes what ``trained`` computes in inference mode."""
-    names = {layer.name for layer in trained.layers}
-    for layer in plain.layers:
-        if not layer.weights:
-            continue
-        source = trained.get_layer(layer.name)
-        if f"{layer.name}_bn" not in names:
-            layer.set_weights(source.get_weights())
-            continue
-        gamma, beta, mean, var = trained.get_layer(f"{layer.name}_bn").get_weights()
-        scale = gamma / np.sqrt(var + trained.get_layer(f"{layer.name}_bn").epsilon)
-        (kernel,) = source.get_weights()
-        layer.set_weights([kernel * scale, beta - mean * scale])
-
-
 BUILDERS = {"fashion_vgg": build_fashion_vgg, "fashion_gap": build_fashion_gap}
-EPOCHS = {"fashion_vgg": 10, "fashion_gap": 10}
+EPOCHS = {"fashion_vgg": 12, "fashion_gap": 12}
 SCENES_PER_EPOCH = 24_000
 
 
@@ -115,7 +88,7 @@ def layer_summary(model) -> list[dict]:
 
 def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch: int = SCENES_PER_EPOCH,
           batch_size: int = 128, out: Path = MODELS_DIR, verbose: int = 2,
-          heldout_scenes: int = HELDOUT_SCENES, batchnorm: bool = True, learning_rate: float = 3e-3) -> dict:
+          heldout_scenes: int = HELDOUT_SCENES, learning_rate: float = 1e-3) -> dict:
     """Train bundled model ``name`` from scratch, save it to ``out`` and return its model card."""
     if name not in BUILDERS:
         raise ValueError(f"name={name!r}: expected one of {sorted(BUILDERS)}")
@@ -123,7 +96,7 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
 
     epochs = epochs or EPOCHS[name]
     keras.utils.set_random_seed(seed)
-    model = BUILDERS[name](batchnorm=batchnorm)
+    model = BUILDERS[name]()
     steps = epochs * (scenes_per_epoch // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
@@ -131,15 +104,16 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
     scenes = FashionScenes("train", seed=seed)
     val = FashionScenes("train", seed=seed + 10_000).generate(1000)
     start, history = time.time(), []
-    for epoch in range(epochs):
-        batch = scenes.generate(scenes_per_epoch, seed=seed * 1000 + epoch)
-        h = model.fit(batch.images, batch.label, batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch,
-                      validation_data=(val.images, val.label), verbose=verbose)
-        history.append({k: round(float(v[-1]), 4) for k, v in h.history.items()})
+    with ThreadPoolExecutor(1) as pool:  # render the next epoch's scenes while this one trains
+        upcoming = pool.submit(scenes.generate, scenes_per_epoch, seed * 1000)
+        for epoch in range(epochs):
+            batch = upcoming.result()
+            if epoch + 1 < epochs:
+                upcoming = pool.submit(scenes.generate, scenes_per_epoch, seed * 1000 + epoch + 1)
+            h = model.fit(batch.images, batch.label, batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch,
+                          validation_data=(val.images, val.label), verbose=verbose)
+            history.append({k: round(float(v[-1]), 4) for k, v in h.history.items()})
     wall = time.time() - start
-    if batchnorm:
-        trained, model = model, BUILDERS[name]()
-        fold_batchnorm(trained, model)
     accuracy = evaluate(model, n=heldout_scenes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -157,8 +131,7 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
         "seed": seed,
         "epochs": epochs,
         "batch_size": batch_size,
-        "optimizer": f"Adam, cosine-decayed learning rate from {learning_rate}"
-                     + (", batch normalization during training, folded into the convs" if batchnorm else ""),
+        "optimizer": f"Adam, cosine-decayed learning rate from {learning_rate}",
         "heldout_accuracy": round(accuracy, 4),
         "history": history,
         "params": int(model.count_params()),
@@ -166,8 +139,7 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
         "training_wall_time_s": round(wall, 1),
         "trained_on": f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores, keras {keras.__version__}",
         "command": (f"python -m course_utils.train {name} --epochs {epochs} --seed {seed} "
-                    f"--scenes-per-epoch {scenes_per_epoch} --learning-rate {learning_rate}"
-                    + ("" if batchnorm else " --no-batchnorm")),
+                    f"--scenes-per-epoch {scenes_per_epoch} --learning-rate {learning_rate}"),
         "licence": "weights: same licence as this repository; data: Fashion-MNIST, MIT licence",
     }
     (out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
@@ -180,12 +152,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: %s" % EPOCHS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenes-per-epoch", type=int, default=SCENES_PER_EPOCH)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--no-batchnorm", action="store_true", help="train the plain model directly")
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
     args = parser.parse_args(argv)
     card = train(args.name, args.epochs, args.seed, args.scenes_per_epoch, out=args.out,
-                 batchnorm=not args.no_batchnorm, learning_rate=args.learning_rate)
+                 learning_rate=args.learning_rate)
     print(f"{card['name']}: held-out accuracy {card['heldout_accuracy']:.4f} "
           f"after {card['epochs']} epochs, {card['training_wall_time_s']:.0f} s -> {args.out}")
 

@@ -2,8 +2,11 @@
 used: ``IntSlider``, ``Dropdown``, ``Checkbox``, ``Output``, ``HBox``/``VBox`` and ``observe``.
 
 Each explorer returns a ``VBox`` whose ``redraw()`` method draws the current state (used by tests to
-time an interaction). Sub-models are cached (:func:`course_utils.activations.feature_model`), so a
-slider move costs one forward pass plus one ``imshow`` of a mosaic.
+time an interaction). Figures are shown as PNG in an ``Image`` widget rather than through an
+``Output`` widget: that works the same in JupyterLab, Colab and headless runs (nbclient can hang on
+``Output.clear_output(wait=True)``, see jupyter/nbclient#312). Sub-models are cached
+(:func:`course_utils.activations.feature_model`), so a slider move costs one forward pass, one
+``imshow`` of a mosaic and one PNG encoding.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ from course_utils import plotting
 from course_utils.activations import get_activations
 
 
-def _show(out, fig):
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+def _show(out, fig, dpi: int = 80) -> None:
+    """Render ``fig`` to PNG into the ``ipywidgets.Image`` ``out`` and close it."""
+    import io
 
-    with out:
-        out.clear_output(wait=True)
-        display(fig)
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
+    out.value = buffer.getvalue()
 
 
 def activation_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = None, max_channels: int = 64,
@@ -42,7 +47,7 @@ def activation_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = N
     layer_d = W.Dropdown(options=layers, value=layers[0], description="layer")
     channel_s = W.IntSlider(value=0, min=0, max=1, description="channel")
     overlay_c = W.Checkbox(value=False, description="overlay on image")
-    out = W.Output()
+    out = W.Image(format="png")
 
     def acts_of():
         return get_activations(cm.model, x[image_s.value:image_s.value + 1], layer_d.value)[0]
@@ -76,6 +81,54 @@ def activation_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = N
     for w in (image_s, layer_d, channel_s, overlay_c):
         w.observe(redraw, names="value")
     box = W.VBox([W.HBox([image_s, layer_d]), W.HBox([channel_s, overlay_c]), out])
+    box.redraw = redraw
+    redraw()
+    return box
+
+
+def saliency_explorer(cm, images: np.ndarray, methods: Sequence[str] | None = None,
+                      titles: Sequence[str] | None = None):
+    """Sliders for image, class and saliency method over ``images`` ``(N, H, W, 3)`` in [0, 1]:
+    image, map and overlay side by side. Introduced in notebooks/01_saliency_maps.ipynb."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    from course_utils.attribution import METHODS, saliency
+
+    methods = list(methods or METHODS)
+    x = cm.preprocess(images)
+    probs = cm.predict(images)
+    image_s = W.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
+    class_d = W.Dropdown(options=[(f"{k}: {n}", k) for k, n in enumerate(cm.class_names)],
+                         value=int(probs[0].argmax()), description="class")
+    method_d = W.Dropdown(options=methods, value=methods[0], description="method")
+    out = W.Image(format="png")
+
+    def redraw(*_):
+        i, c = image_s.value, class_d.value
+        heatmap = saliency(cm.model, x[i:i + 1], c, method=method_d.value)[0]
+        fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+        axes[0].imshow(images[i])
+        axes[0].set_title(titles[i] if titles is not None else f"image {i}", fontsize=9)
+        axes[1].imshow(heatmap, cmap="gray")
+        axes[1].set_title(f"{method_d.value}: {cm.class_names[c]} ({probs[i, c]:.0%})", fontsize=9)
+        plotting.overlay(images[i], heatmap, ax=axes[2], title="overlay")
+        for ax in axes:
+            ax.set_axis_off()
+        fig.tight_layout()
+        _show(out, fig)
+
+    def new_image(change):
+        predicted = int(probs[change["new"]].argmax())
+        if class_d.value != predicted:
+            class_d.value = predicted  # follow the prediction; the class observer redraws
+        else:
+            redraw()
+
+    image_s.observe(new_image, names="value")
+    for w in (class_d, method_d):
+        w.observe(redraw, names="value")
+    box = W.VBox([W.HBox([image_s, class_d, method_d]), out])
     box.redraw = redraw
     redraw()
     return box

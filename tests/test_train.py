@@ -38,18 +38,3 @@ def test_unknown_model_name():
     with pytest.raises(ValueError, match="'fashion_resnet'"):
         train.train("fashion_resnet")
 
-
-@pytest.mark.parametrize("name", ["fashion_vgg", "fashion_gap"])
-def test_folded_batchnorm_model_computes_the_same(name, rng):
-    import keras
-
-    keras.utils.set_random_seed(1)
-    trained, plain = train.BUILDERS[name](batchnorm=True), train.BUILDERS[name]()
-    for layer in trained.layers:  # give the BN layers non-trivial statistics
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.set_weights([rng.uniform(0.5, 2, w.shape).astype("float32") if k != 1 else
-                               rng.normal(0, 0.5, w.shape).astype("float32") for k, w in enumerate(layer.get_weights())])
-    train.fold_batchnorm(trained, plain)
-    x = rng.uniform(0, 1, (3, 64, 64, 3)).astype("float32")
-    np.testing.assert_allclose(np.asarray(plain(x)), np.asarray(trained(x, training=False)), rtol=1e-4, atol=1e-4)
-    assert [l.name for l in plain.layers] == [l.name for l in train.BUILDERS[name]().layers]

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from course_utils.metrics import cascading_randomization, pointing_game, random_pointing_baseline, rank_correlation
+
+
+def test_pointing_game_hits_and_misses():
+    masks = np.zeros((2, 8, 8), bool)
+    masks[:, 2:4, 2:4] = True
+    maps = np.zeros((2, 8, 8))
+    maps[0, 3, 3] = 1  # on the object
+    maps[1, 6, 6] = 1  # off it
+    assert pointing_game(maps, masks).tolist() == [True, False]
+    assert pointing_game(maps, masks, tolerance=3).tolist() == [True, True]
+    low_res = np.zeros((2, 4, 4))
+    low_res[:, 1, 1] = 1  # a coarse map is resized to the mask size first
+    assert pointing_game(low_res, masks).all()
+    assert random_pointing_baseline(masks) == pytest.approx(4 / 64)
+
+
+def test_pointing_game_bad_shapes():
+    with pytest.raises(ValueError, match=r"\(2, 8\)"):
+        pointing_game(np.zeros((2, 8)), np.zeros((2, 8, 8), bool))
+
+
+def test_rank_correlation():
+    rng = np.random.default_rng(0)
+    a = rng.random((3, 5, 5))
+    np.testing.assert_allclose(rank_correlation(a, a ** 3), 1)  # monotone transform: same ranks
+    np.testing.assert_allclose(rank_correlation(a, -a), -1)
+    assert rank_correlation(a, np.zeros_like(a)).tolist() == [0, 0, 0]  # constant map, no NaN
+    assert abs(rank_correlation(a, rng.random((3, 5, 5))).mean()) < 0.3
+
+
+def test_cascading_randomization_leaves_the_model_alone(tiny_model):
+    before = [w.copy() for w in tiny_model.get_weights()]
+    steps = list(cascading_randomization(tiny_model, ["logits", "conv_b"]))
+    assert [name for name, _ in steps] == ["logits", "conv_b"]
+    copy = steps[-1][1]
+    assert not np.allclose(copy.get_layer("conv_b").get_weights()[0], tiny_model.get_layer("conv_b").get_weights()[0])
+    np.testing.assert_array_equal(copy.get_layer("conv_a").get_weights()[0], tiny_model.get_layer("conv_a").get_weights()[0])
+    for w, b in zip(tiny_model.get_weights(), before):
+        np.testing.assert_array_equal(w, b)
+    with pytest.raises(ValueError, match="'gap'"):
+        list(cascading_randomization(tiny_model, ["gap"]))
