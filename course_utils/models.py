@@ -154,13 +154,17 @@ class CourseModel:
 
     def preprocess(self, images) -> np.ndarray:
         """Displayable ``images`` in [0, 1] -> model inputs ``x`` ``(N, H, W, 3) float32``."""
-        images = self.check_images(images)
+        return np.array(self.preprocess_tensor(self.check_images(images)), np.float32)
+
+    def preprocess_tensor(self, images):
+        """:meth:`preprocess` without checks, differentiable: works on numpy arrays and TF tensors
+        (optimization loops preprocess inside the gradient tape)."""
         mode = self.spec.preprocess
         if mode == "caffe":
             return images[..., ::-1] * 255.0 - _CAFFE_MEAN_BGR
         if mode == "tf":
             return images * 2.0 - 1.0
-        return images.copy()
+        return images
 
     def deprocess(self, x) -> np.ndarray:
         """Model inputs ``x`` -> displayable images in [0, 1] (clipped); inverse of :meth:`preprocess`."""

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from course_utils import optimization as O
+from course_utils.data import CLASS_NAMES
+from course_utils.models import SPECS, CourseModel
+
+
+@pytest.fixture(scope="module")
+def cm():
+    """A bundled architecture with random weights (nothing here needs trained ones)."""
+    import keras
+
+    from course_utils.train import build_fashion_gap
+
+    keras.utils.set_random_seed(0)
+    return CourseModel("fashion_gap", build_fashion_gap(), SPECS["fashion_gap"], CLASS_NAMES)
+
+
+@pytest.mark.parametrize("param", ["pixels", "fourier", "decorrelated"])
+def test_three_steps_of_ascent_raise_the_objective(cm, param):
+    make = {"pixels": lambda: O.Pixels(2, 64, std=0.5), "fourier": lambda: O.Fourier(2, 64, std=0.5),
+            "decorrelated": lambda: O.Pixels(2, 64, std=0.5, decorrelate=True)}[param]
+    from course_utils.activations import get_activations
+
+    noise = np.random.default_rng(0).random((1, 64, 64, 3), np.float32)
+    alive = int(get_activations(cm.model, noise, "block3_conv2")[0].mean((0, 1)).argmax())  # random weights
+    images, history = O.render(cm, O.channel("block3_conv2", alive), param=make(), steps=3, learning_rate=0.1,
+                               progress=False)
+    assert images.shape == (2, 64, 64, 3) and 0 <= images.min() and images.max() <= 1
+    assert history.shape == (3, 2) and (history[-1] > history[0]).all()
+
+
+def test_objectives_compose(cm):
+    import tensorflow as tf
+
+    acts = {"a": tf.ones((2, 4, 4, 3)) * tf.reshape(tf.range(3.0), (1, 1, 1, 3)), O.LOGITS: tf.constant([[1.0, 5.0]] * 2),
+            O.IMAGE: tf.fill((2, 8, 8, 3), 0.5)}
+    obj = 2 * O.channel("a", 2) - O.class_logit(1) + O.l2() - 0.5 * O.total_variation()
+    np.testing.assert_allclose(obj(acts).numpy(), [2 * 2 - 5 + 0 - 0] * 2)
+    assert obj.layers == ("a", O.LOGITS, O.IMAGE)
+    np.testing.assert_allclose(O.neuron("a", 1)(acts).numpy(), [1, 1])
+    np.testing.assert_allclose(O.direction("a", np.array([0, 0, 2.0]))(acts).numpy(), [2, 2])
+
+
+def test_diversity_rewards_different_images():
+    import tensorflow as tf
+
+    same = {"a": tf.ones((3, 4, 4, 2))}
+    rng = np.random.default_rng(0)
+    different = {"a": tf.constant(rng.random((3, 4, 4, 2)) ** 4, tf.float32)}
+    assert (O.diversity("a")(same).numpy() < O.diversity("a")(different).numpy()).all()
+
+
+def test_transforms_keep_the_shape():
+    import tensorflow as tf
+
+    img = tf.random.uniform((2, 32, 32, 3))
+    for t in O.standard_transforms(32):
+        assert t(img).shape == (2, 32, 32, 3)
+
+
+def test_step_cap_from_environment(cm, monkeypatch):
+    monkeypatch.setenv("COURSE_MAX_STEPS", "2")
+    _, history = O.render(cm, O.channel("block1_conv1", 0), steps=50, progress=False)
+    assert len(history) == 2
+
+
+def test_unknown_layer_is_a_clear_error(cm):
+    with pytest.raises(ValueError, match="block9_conv1"):
+        O.render(cm, O.channel("block9_conv1", 0), steps=1, progress=False)
