@@ -158,3 +158,28 @@ def channel_stats(model, x: np.ndarray, layers: Sequence[str], batch_size: int =
         per_input = np.concatenate(peaks[layer])
         stats[layer] = {"max": per_input.max(0), "mean": sums[layer] / len(x), "max_per_input": per_input}
     return stats
+
+
+def top_patches(model, x: np.ndarray, images: np.ndarray, layer: str, channel: int, k: int = 9,
+                stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` input patches that excite ``channel`` of ``layer`` most, one per input.
+
+    Finds the inputs with the highest spatial maximum, locates that maximum in the feature map,
+    and crops a square of ``images`` around it, about the layer's receptive field (4 feature-map
+    cells plus 8 pixels). Returns ``(patches (k, p, p, 3), values (k,))``. Pass ``stats`` from
+    :func:`channel_stats` to skip the pass over ``x``. Introduced in notebooks/02.
+    """
+    stats = stats or channel_stats(model, x, [layer])
+    per_input = stats[layer]["max_per_input"][:, channel]
+    best = np.argsort(-per_input)[:k]
+    acts = get_activations(model, x[best], layer)[..., channel]  # (k, h, w)
+    H, W = images.shape[1:3]
+    h, w = acts.shape[1:]
+    side = min(H, 4 * H // h + 8)
+    patches = []
+    for a, i in zip(acts, best):
+        y, xx = np.unravel_index(a.argmax(), a.shape)
+        cy, cx = int((y + 0.5) * H / h), int((xx + 0.5) * W / w)
+        top, left = np.clip(cy - side // 2, 0, H - side), np.clip(cx - side // 2, 0, W - side)
+        patches.append(images[i, top:top + side, left:left + side])
+    return np.stack(patches), per_input[best]

@@ -3,6 +3,7 @@
 - :func:`pointing_game`  Zhang et al. 2016 (arXiv:1608.00507): does the map's maximum fall on the object?
 - :func:`rank_correlation` Spearman correlation of two maps (Adebayo et al. 2018, arXiv:1810.03292)
 - :func:`cascading_randomization` the model-randomization sanity check of Adebayo et al. 2018
+- :func:`psnr`, :func:`ssim` image similarity (Wang et al. 2004) for feature inversion (notebook 03)
 
 Introduced in notebooks/01_saliency_maps.ipynb.
 """
@@ -84,3 +85,17 @@ def cascading_randomization(model, layers: Sequence[str], seed: int = 0) -> Iter
                        else np.zeros_like(w))
         layer.set_weights(new)
         yield name, copy
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Peak signal-to-noise ratio in dB of image batches ``(N, H, W, 3)`` in [0, 1] -> ``(N,)``."""
+    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2, axis=(1, 2, 3))
+    return 10 * np.log10(1.0 / np.maximum(mse, 1e-12))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Structural similarity (Wang et al. 2004; 11x11 Gaussian window, sigma 1.5) of image batches
+    ``(N, H, W, 3)`` in [0, 1] -> ``(N,)``, via ``tf.image.ssim``."""
+    import tensorflow as tf
+
+    return tf.image.ssim(tf.constant(a, tf.float32), tf.constant(b, tf.float32), max_val=1.0).numpy()

@@ -57,11 +57,16 @@ def _merge(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*a, *b]))
 
 
-def channel(layer: str, c: int) -> Objective:
-    """Mean activation of channel ``c`` of ``layer`` over all positions."""
+def channel(layer: str, c: int | Sequence[int]) -> Objective:
+    """Mean activation of channel ``c`` of ``layer`` over all positions. With a list, image ``i`` of
+    the batch gets channel ``c[i]`` (one render for many channels)."""
     import tensorflow as tf
 
-    return Objective(lambda a: tf.reduce_mean(a[layer][..., c], axis=(1, 2)), (layer,), f"channel({layer}, {c})")
+    if isinstance(c, (int, np.integer)):
+        return Objective(lambda a: tf.reduce_mean(a[layer][..., c], axis=(1, 2)), (layer,), f"channel({layer}, {c})")
+    index = tf.constant(np.asarray(c, np.int32))
+    return Objective(lambda a: tf.gather(tf.reduce_mean(a[layer], axis=(1, 2)), index, batch_dims=1), (layer,),
+                     f"channels({layer}, {list(c)})")
 
 
 def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Objective:
@@ -90,6 +95,18 @@ def direction(layer: str, vector: np.ndarray) -> Objective:
     v = tf.constant((vector / (np.linalg.norm(vector) + 1e-8)).astype(np.float32))
     return Objective(lambda a: tf.reduce_mean(tf.tensordot(a[layer], v, 1), axis=(1, 2)), (layer,),
                      f"direction({layer})")
+
+
+def feature_match(layer: str, target: np.ndarray) -> Objective:
+    """Negative relative squared distance ``-||a - target||^2 / ||target||^2`` between ``layer``'s
+    activations and ``target`` ``(1 or N, h, w, c)``: maximizing it inverts the representation
+    (Mahendran & Vedaldi 2015, arXiv:1412.0035). Introduced in notebooks/03."""
+    import tensorflow as tf
+
+    t = tf.constant(np.asarray(target, np.float32))
+    norm = float(np.mean(np.square(target))) + 1e-8
+    return Objective(lambda a: -tf.reduce_mean(tf.square(a[layer] - t), axis=(1, 2, 3)) / norm, (layer,),
+                     f"feature_match({layer})")
 
 
 def diversity(layer: str) -> Objective:

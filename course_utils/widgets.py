@@ -132,3 +132,89 @@ def saliency_explorer(cm, images: np.ndarray, methods: Sequence[str] | None = No
     box.redraw = redraw
     redraw()
     return box
+
+
+def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 64):
+    """Sliders for layer, channel and parameterization; each change renders (and caches) the image
+    that maximizes the channel. Introduced in notebooks/02_optimize_image_wrt_neuron.ipynb."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    from course_utils import optimization as opt
+
+    layers = list(layers or cm.feature_layers)
+    size = cm.input_size[0]
+    params = {"fourier": lambda: opt.Fourier(1, size), "pixels": lambda: opt.Pixels(1, size),
+              "pixels, decorrelated": lambda: opt.Pixels(1, size, decorrelate=True)}
+    layer_d = W.Dropdown(options=layers, value=layers[-1], description="layer")
+    channel_s = W.IntSlider(value=0, min=0, max=1, description="channel")
+    param_d = W.Dropdown(options=list(params), value="fourier", description="image as")
+    out = W.Image(format="png")
+    cache: dict = {}
+
+    def redraw(*_):
+        channel_s.max = int(get_activations(cm.model, np.zeros((1, *cm.input_size, 3), np.float32),
+                                            layer_d.value).shape[-1]) - 1
+        key = (layer_d.value, channel_s.value, param_d.value)
+        if key not in cache:
+            cache[key] = opt.render(cm, opt.channel(layer_d.value, channel_s.value), param=params[param_d.value](),
+                                    transforms=None, steps=steps, progress=False)
+        image, history = cache[key]
+        fig, axes = plt.subplots(1, 2, figsize=(7, 3.2), gridspec_kw={"width_ratios": [1, 1.3]})
+        axes[0].imshow(image[0])
+        axes[0].set_title(f"{layer_d.value}: channel {channel_s.value}", fontsize=9)
+        axes[0].set_axis_off()
+        axes[1].plot(history[:, 0])
+        axes[1].set_xlabel("step")
+        axes[1].set_title("mean activation", fontsize=9)
+        fig.tight_layout()
+        _show(out, fig)
+
+    for w in (layer_d, channel_s, param_d):
+        w.observe(redraw, names="value")
+    box = W.VBox([W.HBox([layer_d, channel_s, param_d]), out])
+    box.redraw = redraw
+    redraw()
+    return box
+
+
+def inversion_explorer(cm, image: np.ndarray, layers: Sequence[str] | None = None, steps: int = 100):
+    """Sliders for layer and total-variation weight; each change inverts ``image`` ``(H, W, 3)`` from
+    that layer (cached). Introduced in notebooks/03_optimize_image_wrt_content.ipynb."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    from course_utils import optimization as opt
+    from course_utils.metrics import psnr
+
+    layers = list(layers or cm.feature_layers)
+    x0 = cm.preprocess(image)
+    layer_d = W.Dropdown(options=layers, value=layers[0], description="layer")
+    tv_s = W.FloatLogSlider(value=0.5, base=10, min=-3, max=1, step=0.5, description="TV weight")
+    out = W.Image(format="png")
+    cache: dict = {}
+
+    def redraw(*_):
+        key = (layer_d.value, tv_s.value)
+        if key not in cache:
+            target = get_activations(cm.model, x0, layer_d.value)
+            objective = opt.feature_match(layer_d.value, target) - tv_s.value * opt.total_variation()
+            cache[key] = opt.render(cm, objective, param=opt.Pixels(1, cm.input_size[0], std=0.5), transforms=(),
+                                    steps=steps, progress=False)[0][0]
+        inverted = cache[key]
+        fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
+        axes[0].imshow(image)
+        axes[0].set_title("original", fontsize=9)
+        axes[1].imshow(inverted)
+        axes[1].set_title(f"from {layer_d.value}: PSNR {psnr(inverted[None], image[None])[0]:.1f} dB", fontsize=9)
+        for ax in axes:
+            ax.set_axis_off()
+        fig.tight_layout()
+        _show(out, fig)
+
+    for w in (layer_d, tv_s):
+        w.observe(redraw, names="value")
+    box = W.VBox([W.HBox([layer_d, tv_s]), out])
+    box.redraw = redraw
+    redraw()
+    return box

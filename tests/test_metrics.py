@@ -43,3 +43,14 @@ def test_cascading_randomization_leaves_the_model_alone(tiny_model):
         np.testing.assert_array_equal(w, b)
     with pytest.raises(ValueError, match="'gap'"):
         list(cascading_randomization(tiny_model, ["gap"]))
+
+
+def test_psnr_and_ssim():
+    from course_utils.metrics import psnr, ssim
+
+    rng = np.random.default_rng(0)
+    a = rng.random((2, 32, 32, 3)).astype("float32")
+    noisy = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1).astype("float32")
+    assert (psnr(a, a) > 100).all() and np.allclose(ssim(a, a), 1)
+    assert 15 < psnr(a, noisy).mean() < 25 and (ssim(a, noisy) < 0.95).all()
+    assert (psnr(a, np.clip(a + 0.01, 0, 1)) > psnr(a, noisy)).all()

@@ -69,3 +69,15 @@ def test_step_cap_from_environment(cm, monkeypatch):
 def test_unknown_layer_is_a_clear_error(cm):
     with pytest.raises(ValueError, match="block9_conv1"):
         O.render(cm, O.channel("block9_conv1", 0), steps=1, progress=False)
+
+
+def test_feature_match_is_zero_at_the_target_and_inversion_approaches_it(cm):
+    from course_utils.activations import get_activations
+
+    rng = np.random.default_rng(0)
+    target_image = rng.random((1, 64, 64, 3), np.float32)
+    target = get_activations(cm.model, cm.preprocess(target_image), "block2_conv2")
+    objective = O.feature_match("block2_conv2", target)
+    assert float(objective({"block2_conv2": target})[0]) == 0.0
+    _, history = O.render(cm, objective, param=O.Pixels(1, 64), steps=20, learning_rate=0.05, progress=False)
+    assert history[-1, 0] > history[0, 0]
