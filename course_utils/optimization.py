@@ -44,8 +44,10 @@ class Objective:
     def __sub__(self, other: "Objective") -> "Objective":
         return self + (-1.0) * other
 
-    def __mul__(self, k: float) -> "Objective":
-        return Objective(lambda a: k * self(a), self.layers, f"{k:g} * {self.name}")
+    def __mul__(self, k) -> "Objective":
+        """Scale by a number, or by a ``tf.Variable`` (changeable between runs of a :class:`Renderer`)."""
+        label = f"{k:g}" if isinstance(k, (int, float)) else "k"
+        return Objective(lambda a: k * self(a), self.layers, f"{label} * {self.name}")
 
     __rmul__ = __mul__
 
@@ -62,8 +64,9 @@ def channel(layer: str, c: int | Sequence[int]) -> Objective:
     the batch gets channel ``c[i]`` (one render for many channels)."""
     import tensorflow as tf
 
-    if isinstance(c, (int, np.integer)):
-        return Objective(lambda a: tf.reduce_mean(a[layer][..., c], axis=(1, 2)), (layer,), f"channel({layer}, {c})")
+    if isinstance(c, (int, np.integer, tf.Variable)):  # a tf.Variable can change between Renderer runs
+        return Objective(lambda a: tf.reduce_mean(tf.gather(a[layer], c, axis=-1), axis=(1, 2)), (layer,),
+                         f"channel({layer}, {c if isinstance(c, (int, np.integer)) else 'variable'})")
     index = tf.constant(np.asarray(c, np.int32))
     return Objective(lambda a: tf.gather(tf.reduce_mean(a[layer], axis=(1, 2)), index, batch_dims=1), (layer,),
                      f"channels({layer}, {list(c)})")
@@ -269,6 +272,66 @@ def _capped(steps: int) -> int:
     return min(steps, int(cap)) if cap else steps
 
 
+class Renderer:
+    """A compiled optimization loop for one (model, objective, parameterization, transforms).
+
+    :meth:`run` resets the image and the optimizer and runs ``steps`` gradient-ascent steps without
+    retracing, so a widget can re-render many times: change the ``tf.Variable`` s an objective was
+    built with (a channel index, a prior's weight) between runs. :func:`render` is the one-shot form.
+    """
+
+    def __init__(self, cm, objective: Objective, param=None, transforms: Sequence[Callable] | None = (),
+                 learning_rate: float = 0.05, n: int = 1, seed: int = 0):
+        import keras
+        import tensorflow as tf
+
+        from course_utils.activations import feature_model, find_layer
+
+        size = cm.input_size[0]
+        tf.random.set_seed(seed)
+        self.objective = objective
+        self.param = param or Fourier(n, size, seed=seed)
+        self._initial = [v.numpy() for v in self.param.variables]
+        transforms = standard_transforms(size) if transforms is None else list(transforms)
+        layers = [p for p in objective.layers if p not in (IMAGE, LOGITS)]
+        for p in layers:
+            find_layer(cm.model, p)
+        sub = feature_model(cm.model, layers)
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                image = self.param()
+                t = image
+                for transform in transforms:
+                    t = transform(t)
+                outs = sub(cm.preprocess_tensor(t), training=False)
+                outs = outs if isinstance(outs, (list, tuple)) else [outs]
+                acts = dict(zip(layers, outs[:len(layers)]))
+                acts[LOGITS], acts[IMAGE] = outs[-1], image
+                value = objective(acts)
+                loss = -tf.reduce_sum(value)
+            grads = tape.gradient(loss, self.param.variables)
+            self.optimizer.apply_gradients(zip(grads, self.param.variables))
+            return value
+
+        self._step = step
+
+    def run(self, steps: int = 256, progress: bool = True):
+        """``(images (n, H, W, 3) in [0, 1], history (steps, n))`` from the initial image."""
+        from tqdm.auto import tqdm
+
+        for v, init in zip(self.param.variables, self._initial):
+            v.assign(init)
+        for v in self.optimizer.variables:  # Adam's step count and moments, not its learning rate
+            if v.name != "learning_rate":
+                v.assign(np.zeros(v.shape, v.dtype))
+        history = [self._step().numpy()
+                   for _ in tqdm(range(_capped(steps)), desc=self.objective.name[:40], disable=not progress, leave=False)]
+        return self.param().numpy(), np.array(history)
+
+
 def render(cm, objective: Objective, param=None, transforms: Sequence[Callable] | None = (), steps: int = 256,
            learning_rate: float = 0.05, n: int = 1, seed: int = 0, progress: bool = True):
     """Maximize ``objective`` over images made by ``param`` (default :class:`Fourier`) with Adam.
@@ -279,40 +342,4 @@ def render(cm, objective: Objective, param=None, transforms: Sequence[Callable] 
         steps: gradient steps (capped by ``COURSE_MAX_STEPS``); ``n``: images optimized together.
     Returns: ``(images (n, H, W, 3) in [0, 1], history)`` where ``history`` is the objective per step ``(steps, n)``.
     """
-    import keras
-    import tensorflow as tf
-    from tqdm.auto import tqdm
-
-    from course_utils.activations import feature_model, find_layer
-
-    size = cm.input_size[0]
-    tf.random.set_seed(seed)
-    param = param or Fourier(n, size, seed=seed)
-    transforms = standard_transforms(size) if transforms is None else list(transforms)
-    layers = [p for p in objective.layers if p not in (IMAGE, LOGITS)]
-    for p in layers:
-        find_layer(cm.model, p)
-    sub = feature_model(cm.model, layers)
-    optimizer = keras.optimizers.Adam(learning_rate)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            image = param()
-            t = image
-            for transform in transforms:
-                t = transform(t)
-            outs = sub(cm.preprocess_tensor(t), training=False)
-            outs = outs if isinstance(outs, (list, tuple)) else [outs]
-            acts = dict(zip(layers, outs[:len(layers)]))
-            acts[LOGITS], acts[IMAGE] = outs[-1], image
-            value = objective(acts)
-            loss = -tf.reduce_sum(value)
-        grads = tape.gradient(loss, param.variables)
-        optimizer.apply_gradients(zip(grads, param.variables))
-        return value
-
-    history = []
-    for _ in tqdm(range(_capped(steps)), desc=objective.name[:40], disable=not progress, leave=False):
-        history.append(step().numpy())
-    return param().numpy(), np.array(history)
+    return Renderer(cm, objective, param, transforms, learning_rate, n, seed).run(steps, progress)

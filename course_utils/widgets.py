@@ -134,11 +134,14 @@ def saliency_explorer(cm, images: np.ndarray, methods: Sequence[str] | None = No
     return box
 
 
-def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 64):
-    """Sliders for layer, channel and parameterization; each change renders (and caches) the image
-    that maximizes the channel. Introduced in notebooks/02_optimize_image_wrt_neuron.ipynb."""
+def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 48):
+    """Sliders for layer, channel and parameterization; each change renders the image that maximizes
+    the channel. One compiled :class:`~course_utils.optimization.Renderer` per (layer,
+    parameterization) with the channel in a ``tf.Variable``, so moving the channel slider never
+    retraces. Introduced in notebooks/02_optimize_image_wrt_neuron.ipynb."""
     import ipywidgets as W
     import matplotlib.pyplot as plt
+    import tensorflow as tf
 
     from course_utils import optimization as opt
 
@@ -146,20 +149,28 @@ def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 64):
     size = cm.input_size[0]
     params = {"fourier": lambda: opt.Fourier(1, size), "pixels": lambda: opt.Pixels(1, size),
               "pixels, decorrelated": lambda: opt.Pixels(1, size, decorrelate=True)}
+    widths = {l: int(a.shape[-1]) for l, a in zip(layers, get_activations(
+        cm.model, np.zeros((1, *cm.input_size, 3), np.float32), layers))}
     layer_d = W.Dropdown(options=layers, value=layers[-1], description="layer")
-    channel_s = W.IntSlider(value=0, min=0, max=1, description="channel")
+    channel_s = W.IntSlider(value=0, min=0, max=widths[layers[-1]] - 1, description="channel")
     param_d = W.Dropdown(options=list(params), value="fourier", description="image as")
     out = W.Image(format="png")
-    cache: dict = {}
+    channel = tf.Variable(0)
+
+    def renderer(layer, param):
+        r = opt.Renderer(cm, opt.channel(layer, channel), params[param]())
+        r.run(1, progress=False)  # trace the step now, not on the first slider move
+        return r
+
+    renderers = {(layer, "fourier"): renderer(layer, "fourier") for layer in layers}  # compiled up front
 
     def redraw(*_):
-        channel_s.max = int(get_activations(cm.model, np.zeros((1, *cm.input_size, 3), np.float32),
-                                            layer_d.value).shape[-1]) - 1
-        key = (layer_d.value, channel_s.value, param_d.value)
-        if key not in cache:
-            cache[key] = opt.render(cm, opt.channel(layer_d.value, channel_s.value), param=params[param_d.value](),
-                                    transforms=None, steps=steps, progress=False)
-        image, history = cache[key]
+        channel_s.max = widths[layer_d.value] - 1
+        key = (layer_d.value, param_d.value)
+        if key not in renderers:
+            renderers[key] = renderer(*key)
+        channel.assign(channel_s.value)
+        image, history = renderers[key].run(steps, progress=False)
         fig, axes = plt.subplots(1, 2, figsize=(7, 3.2), gridspec_kw={"width_ratios": [1, 1.3]})
         axes[0].imshow(image[0])
         axes[0].set_title(f"{layer_d.value}: channel {channel_s.value}", fontsize=9)
@@ -178,11 +189,13 @@ def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 64):
     return box
 
 
-def inversion_explorer(cm, image: np.ndarray, layers: Sequence[str] | None = None, steps: int = 100):
+def inversion_explorer(cm, image: np.ndarray, layers: Sequence[str] | None = None, steps: int = 64):
     """Sliders for layer and total-variation weight; each change inverts ``image`` ``(H, W, 3)`` from
-    that layer (cached). Introduced in notebooks/03_optimize_image_wrt_content.ipynb."""
+    that layer. One compiled renderer per layer, the weight in a ``tf.Variable``.
+    Introduced in notebooks/03_optimize_image_wrt_content.ipynb."""
     import ipywidgets as W
     import matplotlib.pyplot as plt
+    import tensorflow as tf
 
     from course_utils import optimization as opt
     from course_utils.metrics import psnr
@@ -192,16 +205,19 @@ def inversion_explorer(cm, image: np.ndarray, layers: Sequence[str] | None = Non
     layer_d = W.Dropdown(options=layers, value=layers[0], description="layer")
     tv_s = W.FloatLogSlider(value=0.5, base=10, min=-3, max=1, step=0.5, description="TV weight")
     out = W.Image(format="png")
-    cache: dict = {}
+    weight = tf.Variable(0.5)
+
+    def renderer(layer):
+        objective = opt.feature_match(layer, get_activations(cm.model, x0, layer)) - weight * opt.total_variation()
+        r = opt.Renderer(cm, objective, opt.Pixels(1, cm.input_size[0], std=0.5))
+        r.run(1, progress=False)  # trace the step now, not on the first slider move
+        return r
+
+    renderers = {layer: renderer(layer) for layer in layers}  # compiled up front: sliders never retrace
 
     def redraw(*_):
-        key = (layer_d.value, tv_s.value)
-        if key not in cache:
-            target = get_activations(cm.model, x0, layer_d.value)
-            objective = opt.feature_match(layer_d.value, target) - tv_s.value * opt.total_variation()
-            cache[key] = opt.render(cm, objective, param=opt.Pixels(1, cm.input_size[0], std=0.5), transforms=(),
-                                    steps=steps, progress=False)[0][0]
-        inverted = cache[key]
+        weight.assign(tv_s.value)
+        inverted = renderers[layer_d.value].run(steps, progress=False)[0][0]
         fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
         axes[0].imshow(image)
         axes[0].set_title("original", fontsize=9)

@@ -50,3 +50,21 @@ def test_saliency_explorer_controls_change_the_picture(cm, images):
         widget.value = value
         seen.add(bytes(box.children[-1].value))
     assert len(seen) == 4 and class_d.value == int(cm.predict(images[1:2]).argmax())
+
+
+def test_render_explorers_controls_change_the_picture(cm, images):
+    from course_utils.widgets import feature_explorer, inversion_explorer
+
+    box = feature_explorer(cm, steps=4)
+    layer_d, channel_s, param_d = _controls(box)
+    seen = {bytes(box.children[-1].value)}
+    for widget, value in [(channel_s, 3), (param_d, "pixels"), (layer_d, cm.feature_layers[0])]:
+        widget.value = value
+        seen.add(bytes(box.children[-1].value))
+    assert len(seen) == 4 and channel_s.max == 11  # block1 has 12 channels
+
+    box = inversion_explorer(cm, images[0], steps=4)
+    layer_d, tv_s = _controls(box)
+    before = bytes(box.children[-1].value)
+    layer_d.value = cm.feature_layers[2]
+    assert bytes(box.children[-1].value) != before
