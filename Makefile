@@ -8,7 +8,7 @@ FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: course test lab venv data models clean
+.PHONY: course test lab bench venv data models clean
 
 course: venv data  ## execute every notebook with default parameters into build/course (ipynb + html)
 	$(PY) -m course_utils.runner
@@ -19,7 +19,10 @@ test: venv data  ## unit tests, notebooks executed with FAST parameters (papermi
 lab: venv data  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks
 
-models: venv data  ## retrain the bundled models in data/models (about 25 min each on 2 CPU cores)
+bench: venv data  ## widget latency on the bundled model (more benchmarks to come)
+	$(PY) -m course_utils.bench widgets
+
+models: venv data  ## retrain the bundled models in data/models (about 30 min each on 2 CPU cores)
 	$(PY) -m course_utils.train fashion_vgg
 	$(PY) -m course_utils.train fashion_gap
 
