@@ -188,7 +188,7 @@ class Fourier:
     (natural images' spectrum), with decorrelated colour, then a sigmoid. Gradient steps then change
     low frequencies first, which avoids the high-frequency noise of :class:`Pixels`."""
 
-    def __init__(self, n: int, size: int, seed: int = 0, std: float = 0.01, decay: float = 1.0):
+    def __init__(self, n: int, size: int, seed: int = 0, std: float = 0.05, decay: float = 1.0):
         import tensorflow as tf
 
         fy = np.fft.fftfreq(size)[:, None]
@@ -317,6 +317,7 @@ class Renderer:
             return value
 
         self._step = step
+        self._traced = False
 
     def run(self, steps: int = 256, progress: bool = True):
         """``(images (n, H, W, 3) in [0, 1], history (steps, n))`` from the initial image."""
@@ -327,9 +328,28 @@ class Renderer:
         for v in self.optimizer.variables:  # Adam's step count and moments, not its learning rate
             if v.name != "learning_rate":
                 v.assign(np.zeros(v.shape, v.dtype))
-        history = [self._step().numpy()
+        history = [self._call_step().numpy()
                    for _ in tqdm(range(_capped(steps)), desc=self.objective.name[:40], disable=not progress, leave=False)]
         return self.param().numpy(), np.array(history)
+
+    def _call_step(self):
+        """Run one step; the first call traces it. TF counts the traces of every Renderer's step
+        together and warns of "retracing" after five, although each Renderer traces only once:
+        that one warning is silenced here (a real retrace of one Renderer would still warn later)."""
+        if self._traced:
+            return self._step()
+        import logging
+
+        import tensorflow as tf
+
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            return self._step()
+        finally:
+            logger.setLevel(level)
+            self._traced = True
 
 
 def render(cm, objective: Objective, param=None, transforms: Sequence[Callable] | None = (), steps: int = 256,

@@ -117,7 +117,9 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
     accuracy = evaluate(model, n=heldout_scenes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / f"{name}.keras")
+    bare = BUILDERS[name]()  # an uncompiled copy: the file holds weights, not Adam's moments
+    bare.set_weights(model.get_weights())
+    bare.save(out / f"{name}.keras")
     card = {
         "name": name,
         "description": (build_fashion_vgg if name == "fashion_vgg" else build_fashion_gap).__doc__.split("\n")[0],

@@ -95,3 +95,12 @@ def test_renderer_reruns_from_scratch_and_follows_its_variables(cm):
     c.assign(3)
     other, _ = renderer.run(5, progress=False)
     assert not np.allclose(other, first)
+
+
+def test_many_renderers_do_not_warn_about_retracing(cm, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        for c in range(7):
+            O.Renderer(cm, O.channel("block1_conv1", c), O.Pixels(1, 64)).run(2, progress=False)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
