@@ -1,5 +1,6 @@
 """ipywidgets explorers for the lecture hall. Only the API shared by ipywidgets 7 (Colab) and 8 is
-used: ``IntSlider``, ``Dropdown``, ``Checkbox``, ``Output``, ``HBox``/``VBox`` and ``observe``.
+used: ``IntSlider``, ``FloatLogSlider``, ``Dropdown``, ``Checkbox``, ``Image``, ``HBox``/``VBox``
+and ``observe``.
 
 Each explorer returns a ``VBox`` whose ``redraw()`` method draws the current state (used by tests to
 time an interaction). Figures are shown as PNG in an ``Image`` widget rather than through an
