@@ -135,7 +135,7 @@ def saliency_explorer(cm, images: np.ndarray, methods: Sequence[str] | None = No
     return box
 
 
-def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 48):
+def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 32):
     """Sliders for layer, channel and parameterization; each change renders the image that maximizes
     the channel. One compiled :class:`~course_utils.optimization.Renderer` per (layer,
     parameterization) with the channel in a ``tf.Variable``, so moving the channel slider never
@@ -190,7 +190,7 @@ def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 48):
     return box
 
 
-def inversion_explorer(cm, image: np.ndarray, layers: Sequence[str] | None = None, steps: int = 64):
+def inversion_explorer(cm, image: np.ndarray, layers: Sequence[str] | None = None, steps: int = 36):
     """Sliders for layer and total-variation weight; each change inverts ``image`` ``(H, W, 3)`` from
     that layer. One compiled renderer per layer, the weight in a ``tf.Variable``.
     Introduced in notebooks/03_optimize_image_wrt_content.ipynb."""
