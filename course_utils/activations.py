@@ -170,6 +170,9 @@ def top_patches(model, x: np.ndarray, images: np.ndarray, layer: str, channel: i
     :func:`channel_stats` to skip the pass over ``x``. Introduced in notebooks/02.
     """
     stats = stats or channel_stats(model, x, [layer])
+    width = stats[layer]["max_per_input"].shape[1]
+    if not 0 <= channel < width:
+        raise ValueError(f"channel {channel} of {layer} is out of range: expected 0 <= channel < {width}")
     per_input = stats[layer]["max_per_input"][:, channel]
     best = np.argsort(-per_input)[:k]
     acts = get_activations(model, x[best], layer)[..., channel]  # (k, h, w)

@@ -34,12 +34,14 @@ class Objective:
     fn: Callable
     layers: tuple[str, ...]
     name: str
+    channels: tuple[tuple[str, int], ...] = ()  # (layer, channel) pairs the Renderer checks exist
 
     def __call__(self, acts):
         return self.fn(acts)
 
     def __add__(self, other: "Objective") -> "Objective":
-        return Objective(lambda a: self(a) + other(a), _merge(self.layers, other.layers), f"{self.name} + {other.name}")
+        return Objective(lambda a: self(a) + other(a), _merge(self.layers, other.layers), f"{self.name} + {other.name}",
+                         self.channels + other.channels)
 
     def __sub__(self, other: "Objective") -> "Objective":
         return self + (-1.0) * other
@@ -47,7 +49,7 @@ class Objective:
     def __mul__(self, k) -> "Objective":
         """Scale by a number, or by a ``tf.Variable`` (changeable between runs of a :class:`Renderer`)."""
         label = f"{k:g}" if isinstance(k, (int, float)) else "k"
-        return Objective(lambda a: k * self(a), self.layers, f"{label} * {self.name}")
+        return Objective(lambda a: k * self(a), self.layers, f"{label} * {self.name}", self.channels)
 
     __rmul__ = __mul__
 
@@ -64,12 +66,15 @@ def channel(layer: str, c: int | Sequence[int]) -> Objective:
     the batch gets channel ``c[i]`` (one render for many channels)."""
     import tensorflow as tf
 
-    if isinstance(c, (int, np.integer, tf.Variable)):  # a tf.Variable can change between Renderer runs
+    if isinstance(c, tf.Variable):  # can change between Renderer runs; the widget keeps it in range
         return Objective(lambda a: tf.reduce_mean(tf.gather(a[layer], c, axis=-1), axis=(1, 2)), (layer,),
-                         f"channel({layer}, {c if isinstance(c, (int, np.integer)) else 'variable'})")
+                         f"channel({layer}, variable)")
+    if isinstance(c, (int, np.integer)):
+        return Objective(lambda a: tf.reduce_mean(a[layer][..., c], axis=(1, 2)), (layer,),
+                         f"channel({layer}, {c})", ((layer, int(c)),))
     index = tf.constant(np.asarray(c, np.int32))
     return Objective(lambda a: tf.gather(tf.reduce_mean(a[layer], axis=(1, 2)), index, batch_dims=1), (layer,),
-                     f"channels({layer}, {list(c)})")
+                     f"channels({layer}, {list(c)})", tuple((layer, int(k)) for k in c))
 
 
 def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Objective:
@@ -81,12 +86,12 @@ def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Ob
         xx = t.shape[2] // 2 if x is None else x
         return t[:, yy, xx, c]
 
-    return Objective(fn, (layer,), f"neuron({layer}, {c}, y={y}, x={x})")
+    return Objective(fn, (layer,), f"neuron({layer}, {c}, y={y}, x={x})", ((layer, int(c)),))
 
 
 def class_logit(c: int) -> Objective:
     """The logit of class ``c``."""
-    return Objective(lambda a: a[LOGITS][:, c], (LOGITS,), f"class_logit({c})")
+    return Objective(lambda a: a[LOGITS][:, c], (LOGITS,), f"class_logit({c})", ((LOGITS, int(c)),))
 
 
 def direction(layer: str, vector: np.ndarray) -> Objective:
@@ -296,6 +301,11 @@ class Renderer:
         layers = [p for p in objective.layers if p not in (IMAGE, LOGITS)]
         for p in layers:
             find_layer(cm.model, p)
+        for p, c in objective.channels:
+            width = cm.model.outputs[0].shape[-1] if p == LOGITS else find_layer(cm.model, p).output.shape[-1]
+            if not 0 <= c < width:
+                what = "class" if p == LOGITS else f"channel of {p}"
+                raise ValueError(f"{what} {c} is out of range: expected 0 <= {what.split()[0]} < {width}")
         sub = feature_model(cm.model, layers)
         self.optimizer = keras.optimizers.Adam(learning_rate)
 

@@ -104,3 +104,13 @@ def test_many_renderers_do_not_warn_about_retracing(cm, caplog):
         for c in range(7):
             O.Renderer(cm, O.channel("block1_conv1", c), O.Pixels(1, 64)).run(2, progress=False)
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+@pytest.mark.parametrize("objective, bad", [(lambda: O.channel("block2_conv1", 24), "channel of block2_conv1 24"),
+                                            (lambda: O.channel("block2_conv1", [0, -1]), "-1"),
+                                            (lambda: O.neuron("block1_conv1", 12), "< 12"),
+                                            (lambda: 2 * O.class_logit(10) - O.l2(), "class 10 is out of range")])
+def test_out_of_range_channel_or_class(cm, objective, bad):
+    with pytest.raises(ValueError) as e:
+        O.render(cm, objective(), steps=1, progress=False)
+    assert bad in str(e.value)
