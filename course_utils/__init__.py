@@ -6,10 +6,15 @@ One module per concern (see ../README.md):
 - :mod:`course_utils.data`        Fashion-MNIST and the :class:`FashionScenes` generator
 - :mod:`course_utils.images`      loading sample or user photos
 - :mod:`course_utils.activations` layer lookup in nested models, cached feature sub-models
+- :mod:`course_utils.attribution` saliency maps: vanilla, SmoothGrad, Integrated Gradients, guided backprop
+- :mod:`course_utils.optimization` feature visualization and inversion: objectives, parameterizations, render
+- :mod:`course_utils.metrics`     is an explanation right? pointing game, sanity checks, PSNR/SSIM
+- :mod:`course_utils.plotting`, :mod:`course_utils.widgets`  figures and ipywidgets explorers
 - :mod:`course_utils.train`       reproduces the bundled models in ``data/models``
-- :mod:`course_utils.runner`      executes the notebooks headless (``make course``, tests)
+- :mod:`course_utils.runner`, :mod:`course_utils.bench`  run the notebooks headless; benchmarks
+- :mod:`course_utils.colab`       the notebooks' guarded Colab set-up cell
 
-Submodules are imported lazily so ``import course_utils`` stays cheap (no TensorFlow import).
+``import course_utils`` imports no submodule, so it stays cheap (no TensorFlow).
 """
 
 from __future__ import annotations
