@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -122,7 +123,7 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
     bare.save(out / f"{name}.keras")
     card = {
         "name": name,
-        "description": (build_fashion_vgg if name == "fashion_vgg" else build_fashion_gap).__doc__.split("\n")[0],
+        "description": BUILDERS[name].__doc__.split("\n")[0],
         "task": "10-class Fashion-MNIST item classification in 64x64 RGB FashionScenes (one item per scene)",
         "classes": list(CLASS_NAMES),
         "input": {"shape": list(INPUT_SHAPE), "range": [0.0, 1.0], "preprocess": "none (RGB in [0, 1])"},
@@ -139,7 +140,7 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
         "params": int(model.count_params()),
         "layers": layer_summary(model),
         "training_wall_time_s": round(wall, 1),
-        "trained_on": f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores, keras {keras.__version__}",
+        "trained_on": f"{platform.machine()}, {os.cpu_count()} CPU cores, keras {keras.__version__}",
         "command": (f"python -m course_utils.train {name} --epochs {epochs} --seed {seed} "
                     f"--scenes-per-epoch {scenes_per_epoch} --learning-rate {learning_rate}"),
         "licence": "weights: same licence as this repository; data: Fashion-MNIST, MIT licence",
