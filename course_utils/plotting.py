@@ -15,11 +15,12 @@ def _plt():
     return plt
 
 
-def normalize(heatmap: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    """Scale a map to [0, 1] by its own min and max; a constant map becomes all zeros (never NaN)."""
-    heatmap = np.asarray(heatmap, np.float32)
-    lo, hi = np.nanmin(heatmap), np.nanmax(heatmap)
-    return (heatmap - lo) / (hi - lo) if hi - lo > eps else np.zeros_like(heatmap)
+def normalize(heatmap: np.ndarray) -> np.ndarray:
+    """Scale one ``(h, w)`` map to [0, 1] by its own min and max; a constant map becomes all zeros
+    (never NaN). The one-map form of :func:`course_utils.attribution.normalize_maps`."""
+    from course_utils.attribution import normalize_maps
+
+    return normalize_maps(np.asarray(heatmap)[None])[0]
 
 
 def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
