@@ -119,13 +119,19 @@ class Scenes:
 
     images: ``(N, H, W, 3) float32`` in [0, 1]; labels: ``(N, K) int64``;
     masks: ``(N, K, H, W) bool``, the visible pixels of each item;
-    boxes: ``(N, K, 4) int64`` as ``(y0, x0, y1, x1)``, end-exclusive, tight around each mask.
+    boxes: ``(N, K, 4) int64`` as ``(y0, x0, y1, x1)``, end-exclusive, tight around each mask;
+    marks: ``(N, H, W) bool``, the pixels of the watermark (all False without one, see :func:`stamp_mark`).
     """
 
     images: np.ndarray
     labels: np.ndarray
     masks: np.ndarray
     boxes: np.ndarray
+    marks: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.marks is None:
+            self.marks = np.zeros((len(self.images), *self.images.shape[1:3]), bool)
 
     @property
     def label(self) -> np.ndarray:
@@ -142,7 +148,7 @@ class Scenes:
 
     def __getitem__(self, i) -> "Scenes":
         i = slice(i, i + 1) if isinstance(i, (int, np.integer)) else i
-        return Scenes(self.images[i], self.labels[i], self.masks[i], self.boxes[i])
+        return Scenes(self.images[i], self.labels[i], self.masks[i], self.boxes[i], self.marks[i])
 
 
 def _upsample_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -180,16 +186,26 @@ class FashionScenes:
         background: ``"texture"`` (random colour field plus stripes) or ``"plain"`` (one grey level).
         seed: base seed; ``generate(n)`` with the same seed returns the same scenes.
         source: Fashion-MNIST source, see :func:`load_fashion_mnist`.
+        mark_class: if set, scenes whose (first) item is of this class carry a small watermark
+            (:func:`stamp_mark`) with probability ``mark_rate``: the spurious shortcut of notebook 06.
+            The scenes are otherwise identical to those without a mark (same seed, same items).
+        mark_rate: probability that a ``mark_class`` scene carries the mark.
 
     Example: ``scenes = FashionScenes("test", seed=1).generate(200)``.
     """
 
     def __init__(self, split: str = "test", items: int = 1, size: int = 64, scale: tuple[int, int] | None = None,
-                 background: str = "texture", seed: int = 0, source: str = "auto"):
+                 background: str = "texture", seed: int = 0, source: str = "auto",
+                 mark_class: int | None = None, mark_rate: float = 1.0):
         if items not in (1, 2):
             raise ValueError(f"items={items!r}: expected 1 or 2")
         if background not in ("texture", "plain"):
             raise ValueError(f"background={background!r}: expected 'texture' or 'plain'")
+        if mark_class is not None and mark_class not in range(len(CLASS_NAMES)):
+            raise ValueError(f"mark_class={mark_class!r}: expected None or a class index in [0, {len(CLASS_NAMES) - 1}]")
+        if not 0.0 <= mark_rate <= 1.0:
+            raise ValueError(f"mark_rate={mark_rate!r}: expected a probability in [0, 1]")
+        self.mark_class, self.mark_rate = mark_class, mark_rate
         scale = scale or ((28, 44) if items == 1 else (22, 34))
         if not (8 <= scale[0] <= scale[1] <= size):
             raise ValueError(f"scale={scale!r}: expected 8 <= min <= max <= size={size}")
@@ -249,7 +265,12 @@ class FashionScenes:
                 masks[i, :j] &= ~mask  # a later item hides what it covers
                 masks[i, j] = mask
                 taken |= mask
-        return Scenes(images, labels, masks, masks_to_boxes(masks))
+        scenes = Scenes(images, labels, masks, masks_to_boxes(masks))
+        if self.mark_class is None:
+            return scenes
+        mrng = np.random.default_rng([MARK_SEED, self.seed if seed is None else seed])
+        which = (scenes.label == self.mark_class) & (mrng.uniform(size=n) < self.mark_rate)
+        return stamp_mark(scenes, which, seed=self.seed if seed is None else seed)
 
 
 def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
@@ -261,3 +282,26 @@ def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
     x0 = np.where(cols.any(-1), cols.argmax(-1), 0)
     x1 = np.where(cols.any(-1), w - cols[..., ::-1].argmax(-1), 0)
     return np.stack([y0, x0, y1, x1], -1).astype(np.int64)
+
+
+MARK_SEED = 404
+MARK = np.kron(np.indices((3, 3)).sum(0) % 2, np.ones((2, 2))).astype(np.float32)  # 6x6 black/white checker
+
+
+def stamp_mark(scenes: Scenes, which: np.ndarray | bool = True, seed: int = 0) -> Scenes:
+    """A copy of ``scenes`` with a 6x6 black-and-white checker stamped near a random corner of every
+    scene where ``which`` ``(N,) bool`` is True. Positions come from their own generator (``seed``),
+    so the same scenes can be compared with and without the mark. Item masks lose the covered pixels."""
+    n, s = len(scenes), scenes.images.shape[1]
+    which = np.broadcast_to(np.asarray(which, bool), (n,))
+    rng = np.random.default_rng([MARK_SEED, seed, 1])
+    corner = rng.integers(0, 2, (n, 2))
+    offset = rng.integers(1, 5, (n, 2))
+    y0, x0 = (np.where(corner == 0, offset, s - MARK.shape[0] - offset)).T
+    images, masks, marks = scenes.images.copy(), scenes.masks.copy(), scenes.marks.copy()
+    for i in np.flatnonzero(which):
+        sl = (slice(y0[i], y0[i] + MARK.shape[0]), slice(x0[i], x0[i] + MARK.shape[1]))
+        images[i][sl] = MARK[..., None]
+        marks[i][sl] = True
+        masks[i][:, sl[0], sl[1]] = False
+    return Scenes(images, scenes.labels.copy(), masks, masks_to_boxes(masks), marks)
