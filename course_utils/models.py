@@ -4,7 +4,8 @@ Two tiers (see DESIGN.md):
 
 - ImageNet tier: ``vgg16``, ``inception_v3``, ``mobilenet_v2``, ``resnet50`` from ``keras.applications``
   (weights cached by Keras in ``~/.keras/models``; ``python -m course_utils download-weights NAME``);
-- bundled tier: ``fashion_vgg``, ``fashion_gap`` from ``data/models`` (Fashion-MNIST scenes, always there).
+- bundled tier: ``fashion_vgg``, ``fashion_gap`` from ``data/models`` (Fashion-MNIST scenes, always there),
+  and ``fashion_watermark``, ``fashion_vgg`` trained on scenes with a shortcut (notebook 06).
 
 ``load_model("auto")`` picks the ImageNet model when its weights are cached or the network answers
 within a few seconds, else the bundled one, and says which and why. Every ``CourseModel.model``
@@ -71,6 +72,9 @@ SPECS: dict[str, ModelSpec] = {
         {"block3_conv2": 1.0, "block4_conv2": 1.0}),
     "fashion_gap": ModelSpec(
         "bundled", 64, "none", "class_conv", ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2"),
+        {"block3_conv2": 1.0, "block4_conv2": 1.0}),
+    "fashion_watermark": ModelSpec(
+        "bundled", 64, "none", "block4_conv2", ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2"),
         {"block3_conv2": 1.0, "block4_conv2": 1.0}),
 }
 IMAGENET_MODELS = tuple(k for k, s in SPECS.items() if s.tier == "imagenet")
@@ -141,9 +145,11 @@ class CourseModel:
             arr = arr[None]
         want = (*self.input_size, 3)
         if arr.ndim != 4 or arr.shape[1:] != want or arr.shape[0] == 0:
+            fix = (f"resize with course_utils.images.resize(image, {want[0]})" if arr.ndim == 4 and arr.shape[-1] == 3
+                   else "convert grayscale or RGBA arrays to RGB first (course_utils.images.load_image does it for "
+                        "photos)")
             raise ValueError(f"images of shape {np.shape(images)}: {self.name} expects (N, {want[0]}, "
-                             f"{want[1]}, 3) or ({want[0]}, {want[1]}, 3) RGB; resize with "
-                             f"course_utils.images.resize(image, {want[0]})")
+                             f"{want[1]}, 3) or ({want[0]}, {want[1]}, 3) RGB; {fix}")
         if not np.isfinite(arr).all():
             raise ValueError(f"images contain {np.isnan(arr).sum()} NaN and {np.isinf(arr).sum()} infinite values: "
                              "expected finite floats in [0, 1] or uint8 in [0, 255]")
@@ -185,12 +191,17 @@ class CourseModel:
 
     def decode(self, probs: np.ndarray, top: int = 3) -> list[list[tuple[str, float]]]:
         """Top-``top`` ``(class name, probability)`` pairs for each row of ``probs``."""
+        probs = np.asarray(probs)
+        if probs.ndim != 2 or probs.shape[1] != self.num_classes:
+            raise ValueError(f"probs of shape {probs.shape}: expected (N, {self.num_classes}), the output of predict")
         order = np.argsort(-probs, axis=-1)[:, :top]
         return [[(self.class_names[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 
     def samples(self, n: int = 8, seed: int = 0) -> np.ndarray:
         """``n`` displayable sample inputs of the right size: held-out scenes for bundled models,
         the sample photos (repeated if needed) for ImageNet models."""
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n={n!r}: expected a positive number of samples")
         if self.tier == "bundled":
             from course_utils.data import FashionScenes
 
@@ -226,6 +237,8 @@ def network_available(host: tuple[str, int] = NETWORK_HOST, timeout: float = NET
 
 def weights_path(name: str) -> Path:
     """Where Keras caches the ImageNet weights of ``name``."""
+    if name not in IMAGENET_MODELS:
+        raise ValueError(f"name={name!r}: expected an ImageNet model, one of {IMAGENET_MODELS}")
     return _CACHE_DIR / SPECS[name].weights_file
 
 
@@ -251,13 +264,29 @@ def _load_imagenet(name: str, weights: str | None):
         raise ConnectionError(f"{name}: ImageNet weights are not cached at {weights_path(name)} and the network "
                               f"does not answer. When online run: python -m course_utils download-weights {name}; "
                               f"offline use a bundled model: {', '.join(BUNDLED_MODELS)}.")
+    cached = weights == "imagenet" and weights_path(name).exists()
+    if cached:  # a truncated download: say so here, before Keras fails deep in h5py or tries to re-download it
+        _check_weights_file(name)
     try:
         return constructor(weights=weights, classifier_activation=None)
-    except (OSError, ValueError) as e:  # a truncated or corrupt cached file fails deep inside h5py
-        if weights == "imagenet" and weights_path(name).exists():
+    except Exception as e:  # a corrupt cached file: h5py errors, or Keras's hash check re-downloading offline
+        if cached:
             raise RuntimeError(f"{name}: the cached weights {weights_path(name)} cannot be read ({e}). Delete the "
                                f"file and run: python -m course_utils download-weights {name}") from e
         raise
+
+
+def _check_weights_file(name: str) -> None:
+    """RuntimeError naming the cached weights file of ``name`` and the fix if it is not a complete HDF5 file."""
+    import h5py
+
+    path = weights_path(name)
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError as e:
+        raise RuntimeError(f"{name}: the cached weights {path} are truncated or corrupt ({e}). Delete the file and "
+                           f"run, when online: python -m course_utils download-weights {name}") from None
 
 
 def _load_bundled(name: str):
@@ -290,7 +319,8 @@ def load_model(name: str = "auto", *, kind: str = "vgg", weights: str | None = "
     """Load a course model by name.
 
     Args:
-        name: one of ``vgg16, inception_v3, mobilenet_v2, resnet50, fashion_vgg, fashion_gap`` or ``"auto"``.
+        name: one of ``vgg16, inception_v3, mobilenet_v2, resnet50, fashion_vgg, fashion_gap,
+            fashion_watermark`` or ``"auto"``.
         kind: for ``"auto"``: ``"vgg"`` (vgg16 / fashion_vgg) or ``"gap"`` (resnet50 / fashion_gap).
         weights: ImageNet tier only: ``"imagenet"`` or ``None`` (random init, used by the tests).
         verbose: print the one-line choice made by ``"auto"``.
