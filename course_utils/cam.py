@@ -1,0 +1,181 @@
+"""Where the network looks for a class: the class activation map (CAM) family.
+
+Every method weighs the feature maps ``A`` ``(N, h, w, K)`` of one conv layer and sums them over ``K``:
+
+- :func:`cam`                 Zhou et al. 2016, arXiv:1512.04150: weights = the classifier's weights
+  after global average pooling (needs that architecture);
+- :func:`grad_cam`            Selvaraju et al. 2017, arXiv:1610.02391: weights = spatial mean of
+  ``d logit_c / d A``, then ReLU; any architecture, any spatial layer;
+- :func:`grad_cam_plus_plus`  Chattopadhay et al. 2018, arXiv:1710.11063: per-position weights
+  ``alpha = g^2 / (2 g^2 + sum(A) g^3)`` on ``ReLU(g)`` (eq. 19 with the exponential score, whose
+  factor ``exp(S_c)`` cancels in ``alpha`` and only scales the map);
+- :func:`guided_grad_cam`     Selvaraju et al. 2017: guided backprop times the upsampled Grad-CAM.
+
+Targets follow :mod:`course_utils.attribution` (a class index, one per image, or a callable on the
+logits). Maps come back at the input's size ``(N, H, W)`` (``upsample=False``: the layer's ``(N, h, w)``),
+normalized per image to [0, 1] (``normalize=False``: raw values); an all-zero gradient gives an
+all-zero map, never NaN. Introduced in notebooks/05_gap_visualization.ipynb and 06_grad_cam.ipynb.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Callable
+
+import numpy as np
+
+from course_utils.activations import conv_layers, feature_model, find_layer
+from course_utils.attribution import Target, _check_target, _check_x, guided_relus, input_gradients, normalize_maps, score
+
+_FNS: "weakref.WeakKeyDictionary[object, dict[str, Callable]]" = weakref.WeakKeyDictionary()
+
+
+def spatial_layers(model) -> list[str]:
+    """Paths of the layers with a 4-D ``(N, h, w, K)`` output, input to output: the valid CAM layers."""
+    from course_utils.activations import layer_paths
+
+    out = []
+    for path in layer_paths(model):
+        shape = getattr(find_layer(model, path), "output", None)
+        if shape is not None and len(shape.shape) == 4:
+            out.append(path)
+    return out
+
+
+def check_layer(model, layer: str) -> str:
+    """``layer`` if it has a spatial output, else a ValueError naming it and the conv layers to use."""
+    found = find_layer(model, layer)  # unknown names raise with the closest matches
+    shape = tuple(found.output.shape)
+    if len(shape) != 4:
+        near = ", ".join(reversed(conv_layers(model)[-6:]))
+        raise ValueError(f"layer={layer!r} has output shape {shape}: CAM methods need a spatial (N, h, w, K) "
+                         f"output; use a conv layer such as {near}")
+    return layer
+
+
+def _compiled(model, layer: str) -> Callable:
+    """``(x, target) -> (A, dS/dA)``, one ``tf.function`` per (model, layer), any batch size."""
+    import tensorflow as tf
+
+    per_model = _FNS.setdefault(model, {})
+    if layer not in per_model:
+        sub = feature_model(model, layer)
+
+        def fn(xb, tb):
+            with tf.GradientTape() as tape:
+                acts, logits = sub(xb, training=False)
+                s = score(logits, tb)
+            return acts, tape.gradient(s, acts)
+
+        spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
+        per_model[layer] = tf.function(fn, input_signature=[spec, tf.TensorSpec((None,), tf.int64)])
+    return per_model[layer]
+
+
+def layer_gradients(model, x, target: Target, layer: str, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Activations ``A`` and gradients ``d score / d A`` of ``layer``, both ``(N, h, w, K)``."""
+    import tensorflow as tf
+
+    x = _check_x(model, x)
+    check_layer(model, layer)
+    target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    acts, grads = [], []
+    for i in range(0, len(x), batch_size):
+        xb = tf.constant(x[i:i + batch_size])
+        if callable(target):
+            sub = feature_model(model, layer)
+            with tf.GradientTape() as tape:
+                a, logits = sub(xb, training=False)
+                s = target(logits)
+            g = tape.gradient(s, a)
+        else:
+            a, g = _compiled(model, layer)(xb, tf.constant(target[i:i + batch_size]))
+        acts.append(a.numpy())
+        grads.append(g.numpy())
+    return np.concatenate(acts), np.concatenate(grads)
+
+
+def _finish(maps: np.ndarray, size: tuple[int, int] | None, normalize: bool) -> np.ndarray:
+    """Upsample ``(N, h, w)`` maps bilinearly to ``size`` and normalize them per image."""
+    if size is not None and maps.shape[1:] != tuple(size):
+        import tensorflow as tf
+
+        maps = tf.image.resize(maps[..., None], size, "bilinear").numpy()[..., 0]
+    return normalize_maps(maps) if normalize else maps.astype(np.float32)
+
+
+def grad_cam(model, x, target: Target, layer: str, upsample: bool = True, normalize: bool = True) -> np.ndarray:
+    """Grad-CAM: ``ReLU(sum_k w_k A_k)`` with ``w_k`` the spatial mean of ``d logit / d A_k``."""
+    acts, grads = layer_gradients(model, x, target, layer)
+    weights = grads.mean(axis=(1, 2), keepdims=True)
+    return _finish(np.maximum((weights * acts).sum(-1), 0), tuple(np.shape(x)[1:3]) if upsample else None, normalize)
+
+
+def grad_cam_plus_plus(model, x, target: Target, layer: str, upsample: bool = True,
+                       normalize: bool = True) -> np.ndarray:
+    """Grad-CAM++: ``w_k = sum_ij alpha_kij ReLU(g_kij)``, ``alpha = g^2 / (2 g^2 + sum_ab A_kab g^3)``
+    (0 where the denominator is 0), map ``ReLU(sum_k w_k A_k)``."""
+    acts, g = layer_gradients(model, x, target, layer)
+    g2 = g * g
+    denom = 2 * g2 + acts.sum(axis=(1, 2), keepdims=True) * g2 * g
+    alpha = np.divide(g2, denom, out=np.zeros_like(g2), where=denom != 0)
+    weights = (alpha * np.maximum(g, 0)).sum(axis=(1, 2), keepdims=True)
+    return _finish(np.maximum((weights * acts).sum(-1), 0), tuple(np.shape(x)[1:3]) if upsample else None, normalize)
+
+
+def guided_grad_cam(model, x, target: Target, layer: str) -> np.ndarray:
+    """Guided Grad-CAM ``(N, H, W)``: ``max_c |guided backprop(x)_c * Grad-CAM(x)|``, normalized."""
+    heat = grad_cam(model, x, target, layer)
+    with guided_relus(model):
+        guided = input_gradients(model, x, target, eager=True)
+    return normalize_maps(np.abs(guided * heat[..., None]).max(-1))
+
+
+def cam_weights(model, layer: str) -> np.ndarray:
+    """``(K, classes)`` CAM weights of ``layer``: the kernel of the Dense layer that reads its global
+    average pool, or the identity when the layer has one map per class and the model ends in that pool
+    (``fashion_gap``). ValueError if the model has no such head (use :func:`grad_cam` then)."""
+    import keras
+
+    from course_utils.activations import layer_paths
+
+    check_layer(model, layer)
+    k, classes = find_layer(model, layer).output.shape[-1], model.outputs[0].shape[-1]
+    last = find_layer(model, layer_paths(model)[-1])
+    if k == classes and isinstance(last, keras.layers.GlobalAveragePooling2D):
+        return np.eye(classes, dtype=np.float32)
+    dense = [find_layer(model, p) for p in layer_paths(model)]
+    dense = [d for d in dense if isinstance(d, keras.layers.Dense) and tuple(d.kernel.shape) == (k, classes)]
+    if not dense:
+        raise ValueError(f"layer={layer!r}: CAM needs a global-average-pooling head (conv maps -> GAP -> Dense or "
+                         f"GAP -> logits) after the layer, and {model.name!r} has none with {k} inputs; "
+                         "use grad_cam, which works on any architecture")
+    return np.asarray(dense[-1].kernel, np.float32)
+
+
+def cam(model, x, target, layer: str, upsample: bool = True, normalize: bool = True, relu: bool = False) -> np.ndarray:
+    """Class activation map ``sum_k W[k, c] A_k`` of class indices ``target`` (Zhou et al. 2016).
+    ``relu=True`` keeps only positive evidence (then it equals Grad-CAM up to scale, see notebook 05)."""
+    x = _check_x(model, x)
+    weights = cam_weights(model, layer)
+    t = _check_target(target, len(x), weights.shape[1])
+    if callable(t):
+        raise ValueError("cam takes class indices as target, not a callable: its weights are one column per class")
+    from course_utils.activations import get_activations
+
+    acts = get_activations(model, x, layer)
+    maps = np.einsum("nhwk,kn->nhw", acts, weights[:, t])
+    if relu:
+        maps = np.maximum(maps, 0)
+    return _finish(maps, tuple(np.shape(x)[1:3]) if upsample else None, normalize)
+
+
+METHODS = {"grad_cam": grad_cam, "grad_cam_plus_plus": grad_cam_plus_plus, "guided_grad_cam": guided_grad_cam,
+           "cam": cam}
+
+
+def heatmap(model, x, target: Target, layer: str, method: str = "grad_cam") -> np.ndarray:
+    """Normalized ``(N, H, W)`` heatmap of one of :data:`METHODS` at ``layer``."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: expected one of {sorted(METHODS)}")
+    return METHODS[method](model, x, target, layer)
