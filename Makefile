@@ -8,19 +8,20 @@ FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: course test lab bench venv data models clean
+.PHONY: course test lab bench venv data browser models clean
 
 course: venv data  ## execute every notebook with default parameters into build/course (ipynb + html)
 	$(PY) -m course_utils.runner
 
-test: venv data  ## unit tests, notebooks executed with FAST parameters (papermill), nbval on committed outputs
+test: venv data browser  ## unit tests, notebooks with FAST parameters (papermill), nbval on committed outputs, JupyterLab in Chromium
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 lab: venv data  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks
 
-bench: venv data  ## widget latency on the bundled model (more benchmarks to come)
+bench: venv data  ## widget latency on the bundled model; memory and retracing over 100 slider moves
 	$(PY) -m course_utils.bench widgets
+	$(PY) -m course_utils.bench leaks
 
 models: venv data  ## retrain the bundled models in data/models (about 30 min each on 2 CPU cores)
 	$(PY) -m course_utils.train fashion_vgg
@@ -39,6 +40,10 @@ $(STAMP): requirements.txt pyproject.toml
 data:  ## Fashion-MNIST from Debian (else course_utils falls back to the committed sample)
 	@test -f $(FMNIST) || $(MAKE) --no-print-directory apt PKG=dataset-fashion-mnist || \
 	  echo "Fashion-MNIST: the Debian package could not be installed; course_utils uses the sample in data/"
+
+browser:  ## Debian's Chromium for tests/test_browser.py (Playwright drives it by path; no browser download)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || $(MAKE) --no-print-directory apt PKG=chromium || \
+	  echo "Chromium: the Debian package could not be installed; tests/test_browser.py is skipped (and fails when CI=true)"
 
 apt:
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PKG); \

@@ -127,8 +127,11 @@ def get_activations(model, x: np.ndarray, layers: str | Sequence[str], batch_siz
 
     Returns one array ``(N, h, w, c)`` for a single layer name, else a list of arrays in order.
     """
+    from course_utils.attribution import _check_x
+
     single = isinstance(layers, str)
     sub = feature_model(model, layers)
+    x = _check_x(model, x)
     n_layers = 1 if single else len(layers)
     chunks = [sub(x[i:i + batch_size], training=False)[:n_layers] for i in range(0, len(x), batch_size)]
     acts = [np.concatenate([np.asarray(c[k]) for c in chunks]) for k in range(n_layers)]
@@ -143,8 +146,11 @@ def channel_stats(model, x: np.ndarray, layers: Sequence[str], batch_size: int =
     the inputs that excite a channel most). A channel whose ``max`` is 0 after a ReLU never fires:
     it is *dead* on this data. Introduced in notebooks/00_activation_grids.ipynb.
     """
-    layers = list(layers)
+    from course_utils.attribution import _check_x
+
+    layers = [layers] if isinstance(layers, str) else list(layers)
     sub = feature_model(model, layers)
+    x = _check_x(model, x)
     peaks = {layer: [] for layer in layers}
     sums = {layer: 0.0 for layer in layers}
     for i in range(0, len(x), batch_size):

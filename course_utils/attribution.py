@@ -26,13 +26,16 @@ _GRAD_FNS: "weakref.WeakKeyDictionary[object, Callable]" = weakref.WeakKeyDictio
 
 
 def _check_x(model, x) -> np.ndarray:
+    if np.asarray(x).dtype == np.uint8:
+        raise ValueError("x of dtype uint8: expected preprocessed float inputs; pass images through "
+                         "CourseModel.preprocess first (it takes uint8 or [0, 1] images)")
     x = np.asarray(x, np.float32)
     want = tuple(model.inputs[0].shape[1:])
     if x.ndim != 4 or any(w is not None and w != s for w, s in zip(want, x.shape[1:])) or len(x) == 0:
         raise ValueError(f"x of shape {x.shape}: expected a batch (N, {', '.join(str(w) for w in want)}) "
                          "of preprocessed inputs (CourseModel.preprocess)")
     if not np.isfinite(x).all():
-        raise ValueError("x contains NaN or infinite values")
+        raise ValueError("x contains NaN or infinite values: expected finite preprocessed inputs")
     return x
 
 
@@ -96,6 +99,8 @@ def input_gradients(model, x: np.ndarray, target: Target, batch_size: int = 64, 
 def normalize_maps(maps: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Scale each map of ``(N, H, W)`` to [0, 1] by its own min and max; constant maps become 0."""
     maps = np.asarray(maps, np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"maps of shape {maps.shape}: expected a batch of maps (N, H, W)")
     lo = maps.min(axis=(1, 2), keepdims=True)
     span = maps.max(axis=(1, 2), keepdims=True) - lo
     return np.where(span > eps, (maps - lo) / np.maximum(span, eps), 0.0).astype(np.float32)
@@ -104,6 +109,8 @@ def normalize_maps(maps: np.ndarray, eps: float = 1e-12) -> np.ndarray:
 def to_map(grads: np.ndarray, reduce: str = "max_abs") -> np.ndarray:
     """Reduce input-shaped attributions ``(N, H, W, 3)`` to normalized maps ``(N, H, W)``:
     ``"max_abs"`` (Simonyan et al.), ``"abs_sum"`` or ``"sum"`` (signed, clipped at 0 after)."""
+    if np.ndim(grads) != 4:
+        raise ValueError(f"grads of shape {np.shape(grads)}: expected input-shaped attributions (N, H, W, channels)")
     if reduce == "max_abs":
         m = np.abs(grads).max(-1)
     elif reduce == "abs_sum":
@@ -147,6 +154,17 @@ def smoothgrad(model, x, target: Target, samples: int = 20, noise: float = 0.15,
     return grads if return_grads else to_map(grads)
 
 
+def _baseline(baseline, x: np.ndarray) -> np.ndarray:
+    """``baseline`` (None: zeros) broadcast to ``x``'s shape, or a ValueError naming both shapes."""
+    if baseline is None:
+        return np.zeros_like(x)
+    try:
+        return np.broadcast_to(np.asarray(baseline, np.float32), x.shape)
+    except ValueError:
+        raise ValueError(f"baseline of shape {np.shape(baseline)}: expected x's shape {x.shape} or one input "
+                         f"{x.shape[1:]}") from None
+
+
 def integrated_gradients(model, x, target: Target, baseline: np.ndarray | None = None, steps: int = 32,
                          batch_size: int = 128) -> np.ndarray:
     """Attributions ``(N, H, W, 3)`` = ``(x - baseline) * mean of gradients along the straight path``
@@ -156,7 +174,7 @@ def integrated_gradients(model, x, target: Target, baseline: np.ndarray | None =
     if steps < 1:
         raise ValueError(f"steps={steps!r}: expected >= 1")
     target = _check_target(target, len(x), model.outputs[0].shape[-1])
-    base = np.zeros_like(x) if baseline is None else np.broadcast_to(np.asarray(baseline, np.float32), x.shape)
+    base = _baseline(baseline, x)
     alphas = np.linspace(0, 1, steps + 1, dtype=np.float32)[None, :, None, None, None]
     attributions = np.empty_like(x)
     for part in _per_image_chunks(x, steps + 1, batch_size):
@@ -172,7 +190,10 @@ def completeness_gap(model, x, target: Target, attributions: np.ndarray, baselin
     """Relative error ``|sum(attr) - (score(x) - score(baseline))| / |score(x) - score(baseline)|`` per image."""
     x = _check_x(model, x)
     target = _check_target(target, len(x), model.outputs[0].shape[-1])
-    base = np.zeros_like(x) if baseline is None else np.broadcast_to(np.asarray(baseline, np.float32), x.shape)
+    if np.shape(attributions) != x.shape:
+        raise ValueError(f"attributions of shape {np.shape(attributions)}: expected x's shape {x.shape} "
+                         "(integrated_gradients output)")
+    base = _baseline(baseline, x)
     diff = np.asarray(score(model(x, training=False), target)) - np.asarray(score(model(base, training=False), target))
     return np.abs(attributions.reshape(len(x), -1).sum(1) - diff) / np.maximum(np.abs(diff), 1e-12)
 

@@ -275,6 +275,8 @@ class FashionScenes:
 
 def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
     """Tight ``(y0, x0, y1, x1)`` end-exclusive boxes of boolean masks ``(..., H, W)``; empty -> zeros."""
+    if np.ndim(masks) < 2:
+        raise ValueError(f"masks of shape {np.shape(masks)}: expected boolean masks (..., H, W)")
     rows, cols = masks.any(-1), masks.any(-2)
     h, w = masks.shape[-2:]
     y0 = np.where(rows.any(-1), rows.argmax(-1), 0)

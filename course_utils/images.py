@@ -12,6 +12,14 @@ from course_utils import IMAGES_DIR
 
 log = logging.getLogger(__name__)
 _SUFFIXES = (".jpg", ".jpeg", ".png")
+_SAID: set = set()  # (file, mode) conversions already reported: each is said once per session
+
+
+def _say_once(path: Path, mode: str, message: str) -> None:
+    key = (str(path.resolve()), mode)
+    if key not in _SAID:
+        _SAID.add(key)
+        log.warning(message)
 
 
 def sample_names() -> list[str]:
@@ -36,9 +44,9 @@ def _to_rgb(img, path: Path):
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        log.info("%s: %s image composited over white", path.name, img.mode)
+        _say_once(path, img.mode, f"{path.name}: {img.mode} image composited over white to RGB")
         return Image.alpha_composite(white, rgba).convert("RGB")
-    log.info("%s: %s image converted to RGB", path.name, img.mode)
+    _say_once(path, img.mode, f"{path.name}: {img.mode} image converted to RGB")
     return img.convert("RGB")
 
 
@@ -53,7 +61,9 @@ def load_image(path: str | Path, size: int | None = None, fit: str = "crop") -> 
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"image {str(path)!r} does not exist")
+        raise FileNotFoundError(f"image {str(path)!r} {'is a folder' if path.is_dir() else 'does not exist'} "
+                                f"(relative paths start at {Path.cwd()}): expected a JPEG or PNG file, or a "
+                                f"sample photo by name with load_sample(name), name one of {sample_names()}")
     try:
         with Image.open(path) as img:
             img = _to_rgb(ImageOps.exif_transpose(img), path)
@@ -72,12 +82,17 @@ def resize(image: np.ndarray, size: int, fit: str = "crop") -> np.ndarray:
     """Resize an ``(H, W, 3)`` image in [0, 1] to ``(size, size, 3)``.
 
     ``fit="crop"`` keeps the aspect ratio and crops the centre square first; ``"stretch"`` does not.
+    A uint8 image (0-255) is scaled to [0, 1] first.
     """
     from PIL import Image
 
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"image of shape {image.shape}: expected (H, W, 3)")
+    image = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
+    if not np.isfinite(image).all() or image.min() < -1e-3 or image.max() > 1 + 1e-3:
+        raise ValueError(f"image with values in [{np.nanmin(image):.3g}, {np.nanmax(image):.3g}]"
+                         f"{' and NaN' if np.isnan(image).any() else ''}: expected floats in [0, 1] or uint8")
     if fit not in ("crop", "stretch"):
         raise ValueError(f"fit={fit!r}: expected 'crop' or 'stretch'")
     if not isinstance(size, (int, np.integer)) or size < 1:

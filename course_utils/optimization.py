@@ -84,6 +84,9 @@ def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Ob
         t = a[layer]
         yy = t.shape[1] // 2 if y is None else y
         xx = t.shape[2] // 2 if x is None else x
+        for name, value, size in (("y", yy, t.shape[1]), ("x", xx, t.shape[2])):
+            if not 0 <= value < size:
+                raise ValueError(f"neuron({layer!r}, {c}): {name}={value} is out of range: expected 0 <= {name} < {size}")
         return t[:, yy, xx, c]
 
     return Objective(fn, (layer,), f"neuron({layer}, {c}, y={y}, x={x})", ((layer, int(c)),))
@@ -101,8 +104,14 @@ def direction(layer: str, vector: np.ndarray) -> Objective:
 
     vector = np.asarray(vector, np.float64)
     v = tf.constant((vector / (np.linalg.norm(vector) + 1e-8)).astype(np.float32))
-    return Objective(lambda a: tf.reduce_mean(tf.tensordot(a[layer], v, 1), axis=(1, 2)), (layer,),
-                     f"direction({layer})")
+
+    def fn(a):
+        if vector.shape != (a[layer].shape[-1],):
+            raise ValueError(f"direction vector of shape {vector.shape}: expected ({a[layer].shape[-1]},), one value "
+                             f"per channel of {layer}")
+        return tf.reduce_mean(tf.tensordot(a[layer], v, 1), axis=(1, 2))
+
+    return Objective(fn, (layer,), f"direction({layer})")
 
 
 def feature_match(layer: str, target: np.ndarray) -> Objective:
@@ -113,8 +122,15 @@ def feature_match(layer: str, target: np.ndarray) -> Objective:
 
     t = tf.constant(np.asarray(target, np.float32))
     norm = float(np.mean(np.square(target))) + 1e-8
-    return Objective(lambda a: -tf.reduce_mean(tf.square(a[layer] - t), axis=(1, 2, 3)) / norm, (layer,),
-                     f"feature_match({layer})")
+
+    def fn(a):
+        want = tuple(a[layer].shape[1:])
+        if t.shape.rank != 4 or tuple(t.shape[1:]) != want:
+            raise ValueError(f"target of shape {tuple(t.shape)}: expected the activations of {layer}, "
+                             f"(1, {', '.join(map(str, want))}) or one per image")
+        return -tf.reduce_mean(tf.square(a[layer] - t), axis=(1, 2, 3)) / norm
+
+    return Objective(fn, (layer,), f"feature_match({layer})")
 
 
 def diversity(layer: str) -> Objective:
@@ -222,6 +238,9 @@ def jitter(d: int) -> Callable:
     """Random translation by up to ``d`` pixels (crop of a reflect-padded image)."""
     import tensorflow as tf
 
+    if not isinstance(d, (int, np.integer)) or d < 0:
+        raise ValueError(f"d={d!r}: expected a whole number of pixels >= 0")
+
     def t(img):
         h, w = img.shape[1], img.shape[2]
         padded = tf.pad(img, [[0, 0], [d, d], [d, d], [0, 0]], mode="REFLECT")
@@ -234,6 +253,9 @@ def jitter(d: int) -> Callable:
 def random_scale(scales: Sequence[float]) -> Callable:
     """Resize by a factor drawn from ``scales``, then crop or pad back to the original size."""
     import tensorflow as tf
+
+    if len(scales) == 0 or min(scales) <= 0:
+        raise ValueError(f"scales={list(scales)!r}: expected a non-empty list of positive factors such as [0.95, 1.05]")
 
     scales = tf.constant(list(scales), tf.float32)
 
@@ -306,7 +328,15 @@ class Renderer:
             if not 0 <= c < width:
                 what = "class" if p == LOGITS else f"channel of {p}"
                 raise ValueError(f"{what} {c} is out of range: expected 0 <= {what.split()[0]} < {width}")
+        shape = tuple(self.param().shape)
+        if shape[1:3] != tuple(cm.input_size):
+            raise ValueError(f"the parameterization makes images of shape {shape}: {cm.name} takes "
+                             f"{cm.input_size[0]}x{cm.input_size[1]} inputs; use Pixels(n, {cm.input_size[0]}) or "
+                             f"Fourier(n, {cm.input_size[0]})")
         sub = feature_model(cm.model, layers)
+        outs = sub(cm.preprocess_tensor(self.param()), training=False)  # one eager pass: an objective that does
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]      # not fit its layer fails here, clearly
+        objective({**dict(zip(layers, outs[:len(layers)])), LOGITS: outs[-1], IMAGE: self.param()})
         self.optimizer = keras.optimizers.Adam(learning_rate)
 
         @tf.function

@@ -20,13 +20,20 @@ def normalize(heatmap: np.ndarray) -> np.ndarray:
     (never NaN). The one-map form of :func:`course_utils.attribution.normalize_maps`."""
     from course_utils.attribution import normalize_maps
 
+    _one_map(heatmap)
     return normalize_maps(np.asarray(heatmap)[None])[0]
+
+
+def _one_map(heatmap) -> None:
+    if np.ndim(heatmap) != 2:
+        raise ValueError(f"heatmap of shape {np.shape(heatmap)}: expected one map (h, w); pick one with maps[i]")
 
 
 def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of an ``(h, w)`` map to ``size`` ``(H, W)`` (for overlays on the input image)."""
     from PIL import Image
 
+    _one_map(heatmap)
     img = Image.fromarray(np.asarray(heatmap, np.float32), mode="F")
     return np.asarray(img.resize((size[1], size[0]), Image.BILINEAR), np.float32)
 
@@ -49,6 +56,8 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
     """A grid of images (``(H, W, 3)`` in [0, 1] or ``(H, W)`` maps) with optional titles."""
     plt = _plt()
     n = len(images)
+    if n == 0:
+        raise ValueError("no images to show: expected at least one image")
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if suptitle else 0)),
@@ -71,6 +80,8 @@ def tile(maps: np.ndarray, ncols: int, pad: int = 1, fill: float = 1.0) -> np.nd
     One array drawn by one ``imshow`` is ~20x faster than a grid of axes, which keeps widgets snappy.
     """
     maps = np.asarray(maps)
+    if not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols={ncols!r}: expected a whole number >= 1")
     n, h, w = maps.shape[:3]
     nrows = math.ceil(n / ncols)
     out = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad, *maps.shape[3:]), fill, np.float32)
@@ -124,4 +135,6 @@ def activation_grid(acts: np.ndarray, image: np.ndarray | None = None, channels:
 
 def upsample_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of an ``(h, w, 3)`` float image to ``size`` ``(H, W)``."""
+    if np.ndim(image) != 3:
+        raise ValueError(f"image of shape {np.shape(image)}: expected one image (h, w, 3)")
     return np.stack([upsample(image[..., k], size) for k in range(image.shape[-1])], -1)

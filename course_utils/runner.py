@@ -41,6 +41,9 @@ class RunResult:
 
 def course_notebooks(directory: Path = NOTEBOOKS_DIR) -> list[Path]:
     """The numbered notebooks, in order (``NN_*.ipynb``)."""
+    if not Path(directory).is_dir():
+        raise FileNotFoundError(f"notebook folder {str(directory)!r} does not exist: expected a folder of NN_*.ipynb "
+                                f"notebooks such as {NOTEBOOKS_DIR}")
     return sorted(p for p in Path(directory).glob("[0-9][0-9]_*.ipynb"))
 
 

@@ -1,0 +1,580 @@
+"""The bad-input sweep (issue #6): one table over every public ``course_utils`` function.
+
+Each row feeds one bad input to one function: unknown layer names, class/channel/neuron out of range,
+wrong shapes (HxW, HxWx1, HxWx4 RGBA, the wrong size for a fixed-size model), uint8 instead of float,
+NaN or empty input, a missing or corrupt image file, a layer without spatial output for CAM methods.
+The function must raise ValueError or FileNotFoundError whose message names the bad value and what
+is allowed (the strings listed in the row), or handle the input sensibly (``Handled`` rows: grayscale
+and RGBA photos are converted, uint8 images scaled, and the conversion is said once).
+
+``test_every_public_function_has_a_row`` keeps the table complete: a new public function needs a row
+here, or an entry in ``NO_BAD_INPUT`` saying why it has none.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import pkgutil
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import course_utils
+
+
+@dataclass(frozen=True)
+class Raises:
+    """``call(env)`` raises ``error`` with every string of ``says`` in its message."""
+
+    fn: str                  # "module.function" (or "module.Class.method") the row exercises
+    case: str
+    call: Callable
+    error: type = ValueError
+    says: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Handled:
+    """``call(env)`` returns, and ``check(result, env)`` holds."""
+
+    fn: str
+    case: str
+    call: Callable
+    check: Callable
+
+
+def raises(fn, case, call, *says, error=ValueError):
+    return Raises(fn, case, call, error, says)
+
+
+# ---- the environment every row gets -------------------------------------------------------------------------
+
+class Env:
+    """Models and inputs for the rows, built once (``env.tiny`` is the 8x8 conftest model with layers
+    ``conv_a``, ``conv_b`` (6 channels), ``gap``, ``logits`` (3 classes))."""
+
+    def __init__(self, tiny, tmp):
+        from PIL import Image
+
+        from course_utils.models import load_model
+
+        rng = np.random.default_rng(0)
+        self.tiny = tiny
+        self.x = rng.uniform(0, 1, (2, 8, 8, 3)).astype(np.float32)  # tiny's preprocessed inputs
+        self.vgg = load_model("fashion_vgg", verbose=False)   # bundled tier, 64x64, dense head
+        self.gap = load_model("fashion_gap", verbose=False)   # bundled tier, CAM head
+        self.images = self.vgg.samples(3)                     # (3, 64, 64, 3) in [0, 1]
+        self.image = self.images[0]
+        self.tmp = tmp
+        photo = (rng.uniform(0, 1, (40, 50, 3)) * 255).astype(np.uint8)
+        Image.fromarray(photo).save(tmp / "photo.png")
+        Image.fromarray(photo[..., 0]).save(tmp / "gray.png")
+        Image.fromarray(np.dstack([photo, np.full((40, 50), 128, np.uint8)])).save(tmp / "rgba.png")
+        (tmp / "corrupt.png").write_bytes(b"this is not a PNG file")
+        (tmp / "truncated.png").write_bytes((tmp / "photo.png").read_bytes()[:200])
+
+    @property
+    def imagenet(self):
+        """ImageNet tier (random weights, 224x224): built on first use."""
+        if not hasattr(self, "_imagenet"):
+            from course_utils.models import load_model
+
+            self._imagenet = load_model("mobilenet_v2", weights=None, verbose=False)
+        return self._imagenet
+
+
+@pytest.fixture(scope="module")
+def env(tiny_model, tmp_path_factory):
+    return Env(tiny_model, tmp_path_factory.mktemp("bad_inputs"))
+
+
+def _m(name):
+    return importlib.import_module(f"course_utils.{name}")
+
+
+def f(path):
+    """The function at ``"module.name"`` (``"module.Class.method"``) of course_utils."""
+    module, *names = path.split(".")
+    obj = _m(module)
+    for n in names:
+        obj = getattr(obj, n)
+    return obj
+
+
+GRAY_HINT = "course_utils.images.load_image"  # what check_images suggests for grayscale/RGBA arrays
+
+
+def _nan(shape):
+    a = np.zeros(shape, np.float32)
+    a.flat[0] = np.nan
+    return a
+
+
+def _render(e, objective, **kw):
+    return f("optimization.render")(e.vgg, objective, steps=1, progress=False, **kw)
+
+
+ROWS = [
+    # ---- activations ----------------------------------------------------------------------------------------
+    raises("activations.find_layer", "unknown layer", lambda e: f("activations.find_layer")(e.tiny, "conv_c"),
+           "'conv_c'", "conv_b"),
+    raises("activations.find_layer", "empty name", lambda e: f("activations.find_layer")(e.tiny, ""), "''", "conv_b"),
+    raises("activations.find_layer", "path into a non-model", lambda e: f("activations.find_layer")(e.tiny, "conv_a/x"),
+           "'conv_a/x'", "conv_b"),
+    raises("activations.feature_model", "unknown layer in a list",
+           lambda e: f("activations.feature_model")(e.tiny, ["conv_a", "conv9"]), "'conv9'", "conv_b"),
+    raises("activations.get_activations", "unknown layer", lambda e: f("activations.get_activations")(e.tiny, e.x, "c"),
+           "'c'", "conv_a"),
+    raises("activations.get_activations", "HxWx3 without batch",
+           lambda e: f("activations.get_activations")(e.tiny, e.x[0], "conv_a"), "(8, 8, 3)", "(N, 8, 8, 3)"),
+    raises("activations.get_activations", "wrong size",
+           lambda e: f("activations.get_activations")(e.vgg.model, e.x, "block1_conv1"), "(2, 8, 8, 3)", "(N, 64, 64, 3)"),
+    raises("activations.get_activations", "NaN", lambda e: f("activations.get_activations")(e.tiny, _nan((1, 8, 8, 3)),
+                                                                                            "conv_a"), "NaN", "finite"),
+    raises("activations.get_activations", "empty batch",
+           lambda e: f("activations.get_activations")(e.tiny, e.x[:0], "conv_a"), "(0, 8, 8, 3)", "(N, 8, 8, 3)"),
+    raises("activations.get_activations", "uint8 images instead of inputs",
+           lambda e: f("activations.get_activations")(e.vgg.model, (e.images * 255).astype(np.uint8), "block1_conv1"),
+           "uint8", "preprocess"),
+    raises("activations.channel_stats", "wrong size", lambda e: f("activations.channel_stats")(
+        e.tiny, np.zeros((2, 16, 16, 3), np.float32), ["conv_a"]), "(2, 16, 16, 3)", "(N, 8, 8, 3)"),
+    raises("activations.channel_stats", "unknown layer",
+           lambda e: f("activations.channel_stats")(e.tiny, e.x, ["conv_a", "gapp"]), "'gapp'", "conv_b"),
+    Handled("activations.channel_stats", "one layer name instead of a list",
+            lambda e: f("activations.channel_stats")(e.tiny, e.x, "conv_b"),
+            lambda r, e: list(r) == ["conv_b"] and r["conv_b"]["max"].shape == (6,)),
+    raises("activations.top_patches", "channel out of range",
+           lambda e: f("activations.top_patches")(e.tiny, e.x, e.x, "conv_b", 6), "channel 6", "< 6"),
+    raises("activations.top_patches", "unknown layer",
+           lambda e: f("activations.top_patches")(e.tiny, e.x, e.x, "conv_z", 0), "'conv_z'", "conv_b"),
+    # ---- attribution ----------------------------------------------------------------------------------------
+    raises("attribution.input_gradients", "class out of range",
+           lambda e: f("attribution.input_gradients")(e.tiny, e.x, 3), "target=3", "[0, 2]"),
+    raises("attribution.input_gradients", "negative class",
+           lambda e: f("attribution.input_gradients")(e.tiny, e.x, -1), "target=-1", "[0, 2]"),
+    raises("attribution.input_gradients", "HxWx3 without batch",
+           lambda e: f("attribution.input_gradients")(e.tiny, e.x[0], 0), "(8, 8, 3)", "(N, 8, 8, 3)"),
+    raises("attribution.vanilla_saliency", "NaN", lambda e: f("attribution.vanilla_saliency")(e.tiny, _nan((1, 8, 8, 3)),
+                                                                                              0), "NaN", "finite"),
+    raises("attribution.vanilla_saliency", "uint8 images instead of inputs",
+           lambda e: f("attribution.vanilla_saliency")(e.vgg.model, (e.images * 255).astype(np.uint8), 0),
+           "uint8", "preprocess"),
+    raises("attribution.vanilla_saliency", "wrong size for the ImageNet tier",
+           lambda e: f("attribution.vanilla_saliency")(e.imagenet.model, e.vgg.preprocess(e.images), 0),
+           "(3, 64, 64, 3)", "(N, 224, 224, 3)"),
+    raises("attribution.smoothgrad", "no samples", lambda e: f("attribution.smoothgrad")(e.tiny, e.x, 0, samples=0),
+           "samples=0", ">= 1"),
+    raises("attribution.integrated_gradients", "no steps",
+           lambda e: f("attribution.integrated_gradients")(e.tiny, e.x, 0, steps=0), "steps=0", ">= 1"),
+    raises("attribution.integrated_gradients", "baseline of the wrong shape",
+           lambda e: f("attribution.integrated_gradients")(e.tiny, e.x, 0, baseline=np.zeros((5, 5, 3))),
+           "(5, 5, 3)", "(2, 8, 8, 3)"),
+    raises("attribution.completeness_gap", "attributions of the wrong shape",
+           lambda e: f("attribution.completeness_gap")(e.tiny, e.x, 0, np.zeros((2, 8, 8))), "(2, 8, 8)",
+           "(2, 8, 8, 3)"),
+    raises("attribution.normalize_maps", "one map without batch", lambda e: f("attribution.normalize_maps")(
+        np.zeros((8, 8))), "(8, 8)", "(N, H, W)"),
+    raises("attribution.to_map", "maps instead of gradients", lambda e: f("attribution.to_map")(np.zeros((2, 8, 8))),
+           "(2, 8, 8)", "(N, H, W, channels)"),
+    raises("attribution.to_map", "unknown reduction", lambda e: f("attribution.to_map")(np.zeros((1, 8, 8, 3)), "mean"),
+           "'mean'", "'max_abs'"),
+    raises("attribution.guided_backprop", "class out of range",
+           lambda e: f("attribution.guided_backprop")(e.tiny, e.x, 5), "target=5", "[0, 2]"),
+    raises("attribution.saliency", "unknown method", lambda e: f("attribution.saliency")(e.tiny, e.x, 0, "gradcam"),
+           "'gradcam'", "vanilla"),
+    # ---- cam ------------------------------------------------------------------------------------------------
+    raises("cam.check_layer", "layer without spatial output", lambda e: f("cam.check_layer")(e.tiny, "gap"),
+           "'gap'", "conv_b"),
+    raises("cam.check_layer", "unknown layer", lambda e: f("cam.check_layer")(e.tiny, "conv_q"), "'conv_q'", "conv_b"),
+    raises("cam.layer_gradients", "layer without spatial output",
+           lambda e: f("cam.layer_gradients")(e.tiny, e.x, 0, "logits"), "'logits'", "conv_b"),
+    raises("cam.grad_cam", "class out of range", lambda e: f("cam.grad_cam")(e.tiny, e.x, 7, "conv_b"),
+           "target=7", "[0, 2]"),
+    raises("cam.grad_cam", "layer without spatial output (dense)",
+           lambda e: f("cam.grad_cam")(e.vgg.model, e.vgg.preprocess(e.images), 0, "fc1"), "'fc1'", "block4_conv2"),
+    raises("cam.grad_cam", "wrong size", lambda e: f("cam.grad_cam")(e.vgg.model, e.x, 0, "block4_conv2"),
+           "(2, 8, 8, 3)", "(N, 64, 64, 3)"),
+    raises("cam.grad_cam_plus_plus", "unknown layer", lambda e: f("cam.grad_cam_plus_plus")(e.tiny, e.x, 0, "conv9"),
+           "'conv9'", "conv_b"),
+    raises("cam.guided_grad_cam", "layer without spatial output",
+           lambda e: f("cam.guided_grad_cam")(e.tiny, e.x, 0, "logits"), "'logits'", "conv_b"),
+    raises("cam.cam_weights", "no global-average-pooling head",
+           lambda e: f("cam.cam_weights")(e.vgg.model, "block4_conv2"), "'block4_conv2'", "grad_cam"),
+    raises("cam.cam", "class out of range", lambda e: f("cam.cam")(e.gap.model, e.gap.preprocess(e.images), 10,
+                                                                   "class_conv"), "target=10", "[0, 9]"),
+    raises("cam.cam", "callable target", lambda e: f("cam.cam")(e.tiny, e.x, lambda logits: logits[:, 0], "conv_b"),
+           "callable", "class ind"),
+    raises("cam.heatmap", "unknown method", lambda e: f("cam.heatmap")(e.tiny, e.x, 0, "conv_b", method="cam++"),
+           "'cam++'", "grad_cam"),
+    # ---- data -----------------------------------------------------------------------------------------------
+    raises("data.load_fashion_mnist", "unknown split", lambda e: f("data.load_fashion_mnist")("validation"),
+           "'validation'", "'train'"),
+    raises("data.load_fashion_mnist", "unknown source", lambda e: f("data.load_fashion_mnist")("train", "web"),
+           "'web'", "debian"),
+    raises("data.FashionScenes", "unknown split", lambda e: f("data.FashionScenes")("val"), "'val'", "'test'"),
+    raises("data.FashionScenes", "three items", lambda e: f("data.FashionScenes")(items=3), "items=3", "1 or 2"),
+    raises("data.FashionScenes", "unknown background", lambda e: f("data.FashionScenes")(background="noise"),
+           "'noise'", "'texture'"),
+    raises("data.FashionScenes", "items larger than the scene", lambda e: f("data.FashionScenes")(scale=(8, 80)),
+           "(8, 80)", "size=64"),
+    raises("data.FashionScenes", "class out of range", lambda e: f("data.FashionScenes")(mark_class=10),
+           "mark_class=10", "[0, 9]"),
+    raises("data.FashionScenes.generate", "no scenes", lambda e: f("data.FashionScenes")().generate(0), "n=0",
+           "positive"),
+    raises("data.masks_to_boxes", "1-D masks", lambda e: f("data.masks_to_boxes")(np.zeros(5, bool)), "(5,)",
+           "(..., H, W)"),
+    raises("data.stamp_mark", "one flag per scene, wrong count",
+           lambda e: f("data.stamp_mark")(f("data.FashionScenes")().generate(2), np.ones(3, bool)), "(3,)", "(2,)"),
+    # ---- images ---------------------------------------------------------------------------------------------
+    raises("images.sample_path", "unknown sample", lambda e: f("images.sample_path")("dog"), "'dog'", "chelsea"),
+    raises("images.load_sample", "unknown sample", lambda e: f("images.load_sample")("dog"), "'dog'", "chelsea"),
+    raises("images.load_image", "missing file", lambda e: f("images.load_image")(e.tmp / "missing.jpg"),
+           "missing.jpg", "load_sample", error=FileNotFoundError),
+    raises("images.load_image", "a directory", lambda e: f("images.load_image")(e.tmp), "bad_inputs",
+           "JPEG or PNG", error=FileNotFoundError),
+    raises("images.load_image", "corrupt file", lambda e: f("images.load_image")(e.tmp / "corrupt.png"),
+           "corrupt.png", "JPEG or PNG"),
+    raises("images.load_image", "truncated file", lambda e: f("images.load_image")(e.tmp / "truncated.png"),
+           "truncated.png", "JPEG or PNG"),
+    Handled("images.load_image", "grayscale photo", lambda e: f("images.load_image")(e.tmp / "gray.png"),
+            lambda r, e: r.shape == (40, 50, 3) and np.array_equal(r[..., 0], r[..., 2])),
+    Handled("images.load_image", "RGBA photo", lambda e: f("images.load_image")(e.tmp / "rgba.png", 32),
+            lambda r, e: r.shape == (32, 32, 3) and r.dtype == np.float32 and 0 <= r.min() and r.max() <= 1),
+    raises("images.load_image", "size 0", lambda e: f("images.load_image")(e.tmp / "photo.png", 0), "size=0",
+           "positive"),
+    raises("images.resize", "HxW", lambda e: f("images.resize")(np.zeros((64, 64)), 32), "(64, 64)", "(H, W, 3)"),
+    raises("images.resize", "HxWx4 RGBA array", lambda e: f("images.resize")(np.zeros((64, 64, 4)), 32),
+           "(64, 64, 4)", "(H, W, 3)"),
+    raises("images.resize", "floats in 0-255", lambda e: f("images.resize")(np.full((64, 64, 3), 255.0), 32), "255",
+           "[0, 1]"),
+    raises("images.resize", "unknown fit", lambda e: f("images.resize")(e.image, 32, "zoom"), "'zoom'", "'crop'"),
+    Handled("images.resize", "uint8 image", lambda e: f("images.resize")((e.image * 255).round().astype(np.uint8), 32),
+            lambda r, e: r.dtype == np.float32 and np.abs(r - f("images.resize")(e.image, 32)).max() < 0.01),
+    # ---- metrics --------------------------------------------------------------------------------------------
+    raises("metrics.pointing_game", "fewer masks than maps",
+           lambda e: f("metrics.pointing_game")(np.zeros((2, 8, 8)), np.zeros((3, 8, 8), bool)), "(2, 8, 8)", "(N, H, W)"),
+    raises("metrics.pointing_game", "NaN map", lambda e: f("metrics.pointing_game")(_nan((1, 8, 8)),
+                                                                                   np.ones((1, 8, 8), bool)),
+           "NaN", "finite"),
+    raises("metrics.random_pointing_baseline", "no masks",
+           lambda e: f("metrics.random_pointing_baseline")(np.zeros((0, 8, 8), bool)), "(0, 8, 8)", "(N, H, W)"),
+    raises("metrics.rank_correlation", "maps of different sizes",
+           lambda e: f("metrics.rank_correlation")(np.zeros((2, 8, 8)), np.zeros((2, 4, 4))), "(2, 4, 4)", "same shape"),
+    raises("metrics.cascading_randomization", "unknown layer",
+           lambda e: list(f("metrics.cascading_randomization")(e.tiny, ["conv_x"])), "conv_x", "conv_b"),
+    raises("metrics.cascading_randomization", "layer without weights",
+           lambda e: list(f("metrics.cascading_randomization")(e.tiny, ["gap"])), "'gap'", "conv_b"),
+    raises("metrics.psnr", "images of different sizes",
+           lambda e: f("metrics.psnr")(np.zeros((1, 8, 8, 3)), np.zeros((1, 4, 4, 3))), "(1, 4, 4, 3)", "same shape"),
+    raises("metrics.ssim", "images of different sizes",
+           lambda e: f("metrics.ssim")(np.zeros((1, 16, 16, 3)), np.zeros((1, 12, 12, 3))), "(1, 12, 12, 3)",
+           "same shape"),
+    raises("metrics.perturbation_curves", "maps and images differ in number",
+           lambda e: f("metrics.perturbation_curves")(e.vgg.predict, e.images, np.zeros((2, 8, 8)), 0),
+           "(2, 8, 8)", "(N, h, w)"),
+    raises("metrics.perturbation_curves", "class out of range",
+           lambda e: f("metrics.perturbation_curves")(e.vgg.predict, e.images, np.zeros((3, 8, 8)), 10, steps=1),
+           "10", "[0, 9]"),
+    raises("metrics.perturbation_curves", "unknown substrate",
+           lambda e: f("metrics.perturbation_curves")(e.vgg.predict, e.images, np.zeros((3, 8, 8)), 0, substrate="noise"),
+           "'noise'", "blur"),
+    # ---- models ---------------------------------------------------------------------------------------------
+    raises("models.load_model", "unknown model", lambda e: f("models.load_model")("alexnet"), "'alexnet'", "vgg16"),
+    raises("models.load_model", "unknown weights", lambda e: f("models.load_model")("vgg16", weights="places365"),
+           "'places365'", "'imagenet'"),
+    raises("models.load_model", "unknown auto kind", lambda e: f("models.load_model")("auto", kind="cam"), "'cam'",
+           "'gap'"),
+    raises("models.choose_auto", "unknown kind", lambda e: f("models.choose_auto")("resnet"), "'resnet'", "'vgg'"),
+    raises("models.weights_path", "unknown model", lambda e: f("models.weights_path")("alexnet"), "'alexnet'",
+           "vgg16"),
+    raises("models.CourseModel.check_images", "HxW grayscale array", lambda e: e.vgg.check_images(np.zeros((64, 64))),
+           "(64, 64)", GRAY_HINT),
+    raises("models.CourseModel.preprocess", "HxWx1 array", lambda e: e.vgg.preprocess(np.zeros((64, 64, 1))),
+           "(64, 64, 1)", GRAY_HINT),
+    raises("models.CourseModel.preprocess", "HxWx4 RGBA array", lambda e: e.vgg.preprocess(np.zeros((64, 64, 4))),
+           "(64, 64, 4)", GRAY_HINT),
+    raises("models.CourseModel.preprocess", "wrong size (bundled)", lambda e: e.vgg.preprocess(np.zeros((32, 32, 3))),
+           "(32, 32, 3)", "resize(image, 64)"),
+    raises("models.CourseModel.preprocess", "wrong size (ImageNet tier)", lambda e: e.imagenet.preprocess(e.image),
+           "(64, 64, 3)", "(224, 224, 3)"),
+    raises("models.CourseModel.preprocess", "NaN", lambda e: e.vgg.preprocess(_nan((64, 64, 3))), "NaN", "finite"),
+    raises("models.CourseModel.preprocess", "empty batch", lambda e: e.vgg.preprocess(np.zeros((0, 64, 64, 3))),
+           "(0, 64, 64, 3)", "(N, 64, 64, 3)"),
+    raises("models.CourseModel.preprocess", "floats in 0-255", lambda e: e.vgg.preprocess(np.full((64, 64, 3), 255.0)),
+           "255", "[0, 1]"),
+    Handled("models.CourseModel.preprocess", "uint8 images (0-255)",
+            lambda e: e.imagenet.preprocess((e.imagenet.samples(1) * 255).round().astype(np.uint8)),
+            lambda r, e: np.abs(r - e.imagenet.preprocess(e.imagenet.samples(1))).max() < 1.0),
+    raises("models.CourseModel.predict", "wrong size", lambda e: e.vgg.predict(np.zeros((2, 63, 63, 3))),
+           "(2, 63, 63, 3)", "(N, 64, 64, 3)"),
+    raises("models.CourseModel.decode", "one row without batch", lambda e: e.vgg.decode(np.ones(10) / 10),
+           "(10,)", "(N, 10)"),
+    raises("models.CourseModel.samples", "no samples (bundled)", lambda e: e.vgg.samples(0), "n=0", "positive"),
+    raises("models.CourseModel.samples", "no samples (ImageNet tier)", lambda e: e.imagenet.samples(0), "n=0",
+           "positive"),
+    # ---- optimization ---------------------------------------------------------------------------------------
+    raises("optimization.channel", "unknown layer", lambda e: _render(e, f("optimization.channel")("block9_conv1", 0)),
+           "'block9_conv1'", "block4_conv2"),
+    raises("optimization.channel", "channel out of range",
+           lambda e: _render(e, f("optimization.channel")("block1_conv2", 12)), "block1_conv2 12", "< 12"),
+    raises("optimization.channel", "one channel per image, one out of range",
+           lambda e: _render(e, f("optimization.channel")("block1_conv2", [0, 99]), n=2), "99", "< 12"),
+    raises("optimization.neuron", "channel out of range",
+           lambda e: _render(e, f("optimization.neuron")("block2_conv2", 24)), "24", "< 24"),
+    raises("optimization.neuron", "position out of range",
+           lambda e: _render(e, f("optimization.neuron")("block2_conv2", 0, y=40)), "y=40", "< 32"),
+    raises("optimization.class_logit", "class out of range", lambda e: _render(e, f("optimization.class_logit")(10)),
+           "class 10", "< 10"),
+    raises("optimization.direction", "vector of the wrong length",
+           lambda e: _render(e, f("optimization.direction")("block1_conv2", np.ones(5))), "(5,)", "12"),
+    raises("optimization.feature_match", "target of the wrong shape",
+           lambda e: _render(e, f("optimization.feature_match")("block1_conv2", np.ones((1, 8, 8, 12)))),
+           "(1, 8, 8, 12)", "(1, 64, 64, 12)"),
+    raises("optimization.diversity", "unknown layer", lambda e: _render(e, f("optimization.diversity")("blockX")),
+           "'blockX'", "block4_conv2"),
+    raises("optimization.Pixels", "wrong size for a fixed-size model", lambda e: _render(
+        e, f("optimization.channel")("block1_conv2", 0), param=f("optimization.Pixels")(1, 32)), "(1, 32, 32, 3)",
+        "64x64"),
+    raises("optimization.Fourier", "wrong size for the ImageNet tier", lambda e: f("optimization.render")(
+        e.imagenet, f("optimization.channel")(e.imagenet.feature_layers[0], 0), param=f("optimization.Fourier")(1, 64),
+        steps=1, progress=False), "(1, 64, 64, 3)", "224x224"),
+    raises("optimization.jitter", "negative shift", lambda e: f("optimization.jitter")(-2), "d=-2", ">= 0"),
+    raises("optimization.random_scale", "no scales", lambda e: f("optimization.random_scale")([]), "[]", "positive"),
+    raises("optimization.Renderer", "unknown layer", lambda e: f("optimization.Renderer")(
+        e.vgg, f("optimization.channel")("fc9", 0)), "'fc9'", "block4_conv2"),
+    raises("optimization.render", "channel out of range on the ImageNet tier", lambda e: f("optimization.render")(
+        e.imagenet, f("optimization.channel")(e.imagenet.feature_layers[0], 10_000), steps=1, progress=False),
+        "10000 is out of range", "< 16"),
+    # ---- plotting -------------------------------------------------------------------------------------------
+    raises("plotting.normalize", "a batch instead of one map", lambda e: f("plotting.normalize")(np.zeros((2, 8, 8))),
+           "(2, 8, 8)", "(h, w)"),
+    raises("plotting.upsample", "a batch instead of one map",
+           lambda e: f("plotting.upsample")(np.zeros((2, 8, 8)), (64, 64)), "(2, 8, 8)", "(h, w)"),
+    raises("plotting.upsample_rgb", "one map instead of an image",
+           lambda e: f("plotting.upsample_rgb")(np.zeros((8, 8)), (64, 64)), "(8, 8)", "(h, w, 3)"),
+    raises("plotting.overlay", "a batch of maps", lambda e: f("plotting.overlay")(e.image, np.zeros((2, 8, 8))),
+           "(2, 8, 8)", "(h, w)"),
+    raises("plotting.show_images", "no images", lambda e: f("plotting.show_images")([]), "no images", "at least one"),
+    raises("plotting.tile", "zero columns", lambda e: f("plotting.tile")(np.zeros((4, 8, 8)), 0), "ncols=0", ">= 1"),
+    raises("plotting.activation_grid", "a batch of activations",
+           lambda e: f("plotting.activation_grid")(np.zeros((1, 8, 8, 6))), "(1, 8, 8, 6)", "(h, w, channels)"),
+    raises("plotting.activation_grid", "channel out of range",
+           lambda e: f("plotting.activation_grid")(np.zeros((8, 8, 6)), channels=[2, 6]), "[6]", "< 6"),
+    # ---- runner, bench, train -------------------------------------------------------------------------------
+    raises("runner.course_notebooks", "missing folder", lambda e: f("runner.course_notebooks")(e.tmp / "nope"),
+           "nope", "folder", error=FileNotFoundError),
+    Handled("runner.run_notebook", "missing notebook (reported, never raised)",
+            lambda e: f("runner.run_notebook")(e.tmp / "99_missing.ipynb", e.tmp / "out", html=False),
+            lambda r, e: not r.ok and "99_missing.ipynb" in r.error),
+    raises("bench.widget_latency", "unknown model", lambda e: f("bench.widget_latency")("alexnet"), "'alexnet'",
+           "fashion_vgg"),
+    raises("bench.leaks", "unknown explorer", lambda e: f("bench.leaks")(e.vgg, explorers=["atlas_explorer"]),
+           "atlas_explorer", "activation_explorer"),
+    raises("train.train", "unknown model", lambda e: f("train.train")("alexnet"), "'alexnet'", "fashion_vgg"),
+    raises("train.evaluate", "no scenes", lambda e: f("train.evaluate")(e.vgg.model, n=0), "n=0", "positive"),
+    # ---- widgets --------------------------------------------------------------------------------------------
+    raises("widgets.activation_explorer", "unknown layer",
+           lambda e: f("widgets.activation_explorer")(e.vgg, e.images, layers=["block1_conv9"]), "'block1_conv9'",
+           "block1_conv2"),
+    raises("widgets.activation_explorer", "wrong size", lambda e: f("widgets.activation_explorer")(
+        e.vgg, np.zeros((2, 32, 32, 3))), "(2, 32, 32, 3)", "(N, 64, 64, 3)"),
+    Handled("widgets.activation_explorer", "one image instead of a batch",
+            lambda e: f("widgets.activation_explorer")(e.vgg, e.image),
+            lambda r, e: r.children[0].children[0].max == 0 and bytes(r.children[-1].value).startswith(b"\x89PNG")),
+    raises("widgets.saliency_explorer", "unknown method",
+           lambda e: f("widgets.saliency_explorer")(e.vgg, e.images, methods=["gradcam"]), "'gradcam'", "vanilla"),
+    Handled("widgets.saliency_explorer", "one uint8 image instead of a float batch",
+            lambda e: f("widgets.saliency_explorer")(e.vgg, (e.image * 255).astype(np.uint8), methods=["vanilla"]),
+            lambda r, e: r.children[0].children[0].max == 0 and bytes(r.children[-1].value).startswith(b"\x89PNG")),
+    raises("widgets.feature_explorer", "unknown layer",
+           lambda e: f("widgets.feature_explorer")(e.vgg, layers=["block5_conv3"]), "'block5_conv3'", "block4_conv2"),
+    raises("widgets.inversion_explorer", "a batch instead of one image",
+           lambda e: f("widgets.inversion_explorer")(e.vgg, e.images), "(3, 64, 64, 3)", "(64, 64, 3)"),
+    raises("widgets.inversion_explorer", "unknown layer",
+           lambda e: f("widgets.inversion_explorer")(e.vgg, e.image, layers=["conv"]), "'conv'", "block1_conv2"),
+    raises("widgets.cam_explorer", "layer without spatial output",
+           lambda e: f("widgets.cam_explorer")(e.vgg, e.images, layers=["fc1"]), "'fc1'", "block4_conv2"),
+    raises("widgets.cam_explorer", "wrong size", lambda e: f("widgets.cam_explorer")(e.vgg, np.zeros((2, 32, 32, 3))),
+           "(2, 32, 32, 3)", "(N, 64, 64, 3)"),
+    raises("widgets.dream_explorer", "layer without spatial output",
+           lambda e: f("widgets.dream_explorer")(e.vgg, e.images, layers=["fc1"]), "'fc1'", "block4_conv2"),
+    raises("widgets.embedding_explorer", "unknown layer",
+           lambda e: f("widgets.embedding_explorer")(e.vgg, e.images, np.zeros(3, int), layers=["blockX"]), "'blockX'",
+           "block4_conv2"),
+    raises("widgets.embedding_explorer", "vectors without the layer", lambda e: f("widgets.embedding_explorer")(
+        e.vgg, e.images, np.zeros(3, int), layers=["fc1"], vectors={"block4_conv2": np.ones((3, 96))}), "['fc1']",
+        "expected keys"),
+    # ---- dream ----------------------------------------------------------------------------------------------
+    raises("dream.Dreamer.check_size", "image too small for the layers",
+           lambda e: f("dream.dream")(e.vgg, e.image[:4, :4], "block4_conv2", octaves=1, progress=False), "4x4",
+           "at least"),
+    raises("dream.dream", "HxW grayscale array", lambda e: f("dream.dream")(e.vgg, np.zeros((64, 64)), progress=False),
+           "(64, 64)", "(H, W, 3)"),
+    raises("dream.dream", "NaN", lambda e: f("dream.dream")(e.vgg, _nan((64, 64, 3)), progress=False), "NaN", "finite"),
+    raises("dream.dream", "unknown layer", lambda e: f("dream.dream")(e.vgg, e.image, "block6_conv1", progress=False),
+           "'block6_conv1'", "block4_conv2"),
+    raises("dream.dream", "layer without spatial output",
+           lambda e: f("dream.dream")(e.vgg, e.image, "fc1", progress=False), "'fc1'", "block4_conv2"),
+    raises("dream.dream", "no steps", lambda e: f("dream.dream")(e.vgg, e.image, steps=0, progress=False), "steps=0",
+           ">= 1"),
+    raises("dream.trunk_model", "layer without spatial output", lambda e: f("dream.trunk_model")(e.vgg.model, "fc1"),
+           "'fc1'", "block4_conv2"),
+    raises("dream.dreamer", "unknown layer", lambda e: f("dream.dreamer")(e.vgg, ["nope"]), "'nope'", "block4_conv2"),
+    # ---- embedding ------------------------------------------------------------------------------------------
+    raises("embedding.layer_vectors", "unknown layer", lambda e: f("embedding.layer_vectors")(e.vgg, e.images, "blk"),
+           "'blk'", "block4_conv2"),
+    raises("embedding.layer_vectors", "no layers", lambda e: f("embedding.layer_vectors")(e.vgg, e.images, []),
+           "layers=[]", "non-empty"),
+    raises("embedding.layer_vectors", "wrong size", lambda e: f("embedding.layer_vectors")(
+        e.vgg, np.zeros((2, 32, 32, 3)), "block1_conv1"), "(2, 32, 32, 3)", "(N, 64, 64, 3)"),
+    raises("embedding.project", "unknown method", lambda e: f("embedding.project")(np.ones((5, 4)), "isomap"),
+           "'isomap'", "tsne"),
+    raises("embedding.project", "NaN", lambda e: f("embedding.project")(_nan((5, 4)), "pca"), "NaN", "finite"),
+    raises("embedding.project", "empty", lambda e: f("embedding.project")(np.ones((0, 4)), "pca"), "(0, 4)", "(N, C)"),
+    raises("embedding.project", "perplexity above the number of points",
+           lambda e: f("embedding.project")(np.ones((5, 4)), "tsne", perplexity=30), "perplexity=30", "< 5"),
+    raises("embedding.knn_agreement", "labels of the wrong length",
+           lambda e: f("embedding.knn_agreement")(np.zeros((5, 2)), np.zeros(4)), "(4,)", "(5,)"),
+    raises("embedding.knn_agreement", "k out of range",
+           lambda e: f("embedding.knn_agreement")(np.zeros((5, 2)), np.zeros(5), k=5), "k=5", "< 5"),
+    raises("embedding.grid_cells", "3-D layout", lambda e: f("embedding.grid_cells")(np.zeros((5, 3))), "(5, 3)",
+           "(N, 2)"),
+    raises("embedding.grid_cells", "no cells", lambda e: f("embedding.grid_cells")(np.zeros((5, 2)), grid=0),
+           "grid=0", "1 <= grid"),
+    raises("embedding.Grid.members", "cell out of range", lambda e: f("embedding.grid_cells")(
+        np.random.default_rng(0).uniform(size=(20, 2)), grid=2, min_count=1).members(5, 0), "(5, 0)", "< 2"),
+    raises("embedding.render_directions", "vectors of the wrong width", lambda e: f("embedding.render_directions")(
+        e.vgg, "block1_conv2", np.ones((2, 5)), steps=1, progress=False), "5 channels", "has 12"),
+    raises("embedding.render_directions", "NaN", lambda e: f("embedding.render_directions")(
+        e.vgg, "block1_conv2", _nan((2, 12)), steps=1, progress=False), "NaN", "finite"),
+    raises("embedding.atlas", "vectors of the wrong width", lambda e: f("embedding.atlas")(
+        e.vgg, "block1_conv2", np.ones((20, 5)), np.random.default_rng(0).uniform(size=(20, 2)), grid=2, min_count=1,
+        steps=1), "5", "12"),
+]
+
+#: Public functions without a row, and why.
+NO_BAD_INPUT = {
+    "activations.layer_paths": "takes only a model",
+    "activations.conv_layers": "takes only a model",
+    "attribution.score": "works on tensors inside a gradient tape; every caller checks the target first",
+    "attribution.guided_relus": "takes only a model (its restore-on-error is tested in test_reliability.py)",
+    "cam.spatial_layers": "takes only a model",
+    "colab.setup_cell": "formats a string",
+    "data.Scenes": "a record built by FashionScenes.generate",
+    "data.make_sample": "maintainer tool that rewrites data/ from the Debian package",
+    "images.sample_names": "no arguments",
+    "metrics.auc": "any curve is valid",
+    "models.ModelSpec": "a record of the model registry",
+    "models.CourseModel": "built by load_model (rows cover its methods)",
+    "models.CourseModel.preprocess_tensor": "the unchecked, differentiable form of preprocess (used inside tapes)",
+    "models.CourseModel.deprocess": "elementwise inverse of preprocess: any shape is valid",
+    "models.network_available": "no user input",
+    "optimization.Objective": "built by the objective helpers, which have rows",
+    "optimization.total_variation": "no arguments",
+    "optimization.l2": "any centre is valid",
+    "optimization.random_rotate": "any angle is valid",
+    "optimization.standard_transforms": "any size gives valid transforms (it only scales the jitter)",
+    "optimization.Renderer.run": "any step count is valid (0 returns the initial image)",
+    "runner.RunResult": "a record",
+    "runner.main": "command line: argparse names the bad argument and the valid choices",
+    "bench.main": "command line: argparse names the bad argument and the valid choices",
+    "train.main": "command line: argparse names the bad argument and the valid choices",
+    "train.layer_summary": "takes only a model",
+    "dream.min_side": "takes a trunk built by trunk_model",
+    "dream.tile_grid": "internal geometry of dream, which checks tile_size",
+    "dream.octave_sizes": "internal geometry of dream, which checks octaves and octave_scale",
+    "dream.Dreamer": "built by dreamer, which has a row",
+    "dream.DreamResult": "a record",
+    "dream.Dreamer.min_side": "no arguments",
+    "dream.Dreamer.objective": "internal to dream, which checks the image and weights first",
+    "dream.Dreamer.step": "the compiled step dream calls with checked inputs",
+    "runner.RunResult.line": "formats a record",
+    "embedding.Grid": "a record built by grid_cells (which has rows)",
+    "embedding.Atlas": "a record built by atlas (which has a row)",
+    "embedding.Atlas.mosaic": "any padding is valid",
+    "embedding.plot_atlas": "takes an Atlas built by atlas",
+    "train.build_fashion_vgg": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",
+    "train.build_fashion_gap": "maintainer builders: num_classes is fixed by the data",
+    "train.build_fashion_watermark": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",
+}
+
+#: Public functions whose bad inputs are not yet caught with a clear message (modules still being written
+#: when this sweep was made): each is a row to add once its module checks the input.
+KNOWN_GAPS = {
+    "embedding.Grid.cell_box": "a cell out of range returns a box outside the layout instead of a ValueError",
+    "embedding.directions": "vectors of the wrong width fail inside TensorFlow (atlas checks it first)",
+    "embedding.plot_layout": "xy and labels of different lengths fail inside matplotlib",
+}
+
+
+def _exists(path: str) -> bool:
+    try:
+        f(path)
+        return True
+    except (ImportError, AttributeError):
+        return False
+
+
+def public_functions() -> list[str]:
+    """``"module.name"`` of every public function and class of every course_utils module, and
+    ``"module.Class.method"`` of public methods."""
+    out = []
+    for info in pkgutil.iter_modules(course_utils.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = _m(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or not callable(obj) or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            out.append(f"{info.name}.{name}")
+            if inspect.isclass(obj):
+                out += [f"{info.name}.{name}.{k}" for k, v in vars(obj).items()
+                        if not k.startswith("_") and inspect.isfunction(v)]
+    return sorted(out)
+
+
+def test_every_public_function_has_a_row():
+    covered = {row.fn for row in ROWS} | set(NO_BAD_INPUT) | set(KNOWN_GAPS)
+    missing = [name for name in public_functions() if name not in covered]
+    assert not missing, (f"public functions without a bad-input row in {__file__}: {missing}. Add a row to ROWS "
+                         "(or, if no input can be wrong, a reason to NO_BAD_INPUT)")
+
+
+def _id(row) -> str:
+    return f"{row.fn}: {row.case}"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[_id(r) for r in ROWS])
+def test_bad_input(row, env):
+    if not _exists(row.fn):
+        pytest.skip(f"{row.fn} does not exist (yet)")
+    if isinstance(row, Handled):
+        result = row.call(env)
+        assert row.check(result, env), f"{_id(row)}: returned {result!r:.300}"
+        return
+    with pytest.raises(row.error) as info:
+        row.call(env)
+    message = str(info.value)
+    for text in row.says:
+        assert text in message, f"{_id(row)}: {text!r} not in the message: {message}"
+
+
+def test_photo_conversion_is_said_once(tmp_path, caplog):
+    from PIL import Image
+
+    from course_utils.images import load_image
+
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "gray.png")
+    Image.fromarray(np.zeros((8, 8, 4), np.uint8)).save(tmp_path / "rgba.png")
+    with caplog.at_level(logging.INFO, logger="course_utils.images"):
+        for _ in range(3):
+            load_image(tmp_path / "gray.png")
+            load_image(tmp_path / "rgba.png")
+    said = [r.getMessage() for r in caplog.records if r.name == "course_utils.images"]
+    assert len(said) == 2 and any("gray.png" in m for m in said) and any("rgba.png" in m for m in said), said
+    assert all(r.levelno >= logging.WARNING for r in caplog.records if r.name == "course_utils.images"), \
+        "a conversion is said where a notebook shows it (logging's default level is WARNING)"
