@@ -32,14 +32,13 @@ _FNS: "weakref.WeakKeyDictionary[object, dict[str, Callable]]" = weakref.WeakKey
 
 def spatial_layers(model) -> list[str]:
     """Paths of the layers with a 4-D ``(N, h, w, K)`` output, input to output: the valid CAM layers."""
+    import keras
+
     from course_utils.activations import layer_paths
 
-    out = []
-    for path in layer_paths(model):
-        shape = getattr(find_layer(model, path), "output", None)
-        if shape is not None and len(shape.shape) == 4:
-            out.append(path)
-    return out
+    layers = {path: find_layer(model, path) for path in layer_paths(model)}
+    return [path for path, layer in layers.items()
+            if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4]
 
 
 def check_layer(model, layer: str) -> str:

@@ -163,6 +163,9 @@ def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.
         im, bs, top = images[i:i + per, None], base[i:i + per, None], kept[i:i + per]
         batch = np.stack([np.where(top, bs, im), np.where(top, im, bs)], 1)  # (n, 2, K, H, W, 3)
         probs = predict(batch.reshape(-1, h, w, 3)).reshape(*batch.shape[:3], -1)
+        if target.min() < 0 or target.max() >= probs.shape[-1]:
+            raise ValueError(f"target={target.max() if target.max() >= probs.shape[-1] else target.min()}: expected "
+                             f"class indices in [0, {probs.shape[-1] - 1}]")
         scores[i:i + per] = np.take_along_axis(probs, target[i:i + per, None, None, None], -1)[..., 0]
     curves = {"deletion": scores[:, 0], "insertion": scores[:, 1]}
     return {"fractions": fractions, **curves}

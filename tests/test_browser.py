@@ -266,7 +266,6 @@ def test_activation_grids_in_jupyterlab(browser, lab):
         nb.close()
 
 
-@pytest.mark.skipif(not _notebook("06_grad_cam").exists(), reason="notebook 06 not written yet")
 def test_grad_cam_in_jupyterlab(browser, lab):
     nb = Notebook(browser, lab, _notebook("06_grad_cam"))
     try:
