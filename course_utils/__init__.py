@@ -7,8 +7,11 @@ One module per concern (see ../README.md):
 - :mod:`course_utils.images`      loading sample or user photos
 - :mod:`course_utils.activations` layer lookup in nested models, cached feature sub-models
 - :mod:`course_utils.attribution` saliency maps: vanilla, SmoothGrad, Integrated Gradients, guided backprop
+- :mod:`course_utils.cam`         class activation maps: CAM, Grad-CAM, Grad-CAM++, guided Grad-CAM
 - :mod:`course_utils.optimization` feature visualization and inversion: objectives, parameterizations, render
-- :mod:`course_utils.metrics`     is an explanation right? pointing game, sanity checks, PSNR/SSIM
+- :mod:`course_utils.dream`       Deep Dream: octaves, detail re-injection, rolled tiles on size-agnostic trunks
+- :mod:`course_utils.embedding`   t-SNE / UMAP / PCA of layer activations, atlas binning and rendering
+- :mod:`course_utils.metrics`     is an explanation right? pointing game, deletion/insertion, sanity checks, PSNR/SSIM
 - :mod:`course_utils.plotting`, :mod:`course_utils.widgets`  figures and ipywidgets explorers
 - :mod:`course_utils.train`       reproduces the bundled models in ``data/models``
 - :mod:`course_utils.runner`, :mod:`course_utils.bench`  run the notebooks headless; benchmarks
