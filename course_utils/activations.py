@@ -62,16 +62,22 @@ def find_layer(model, path: str):
     return node
 
 
-def _tapped(model, paths: Sequence[str]):
-    """A functional model ``inputs -> [outputs of paths..., model outputs...]`` sharing model's layers."""
-    import keras
-
+def split_paths(paths: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Top-level layer names, and ``{nested model: [paths inside it]}`` for ``"model/layer"`` paths."""
     direct = [p for p in paths if "/" not in p]
     nested: dict[str, list[str]] = {}
     for p in paths:
         if "/" in p:
             head, rest = p.split("/", 1)
             nested.setdefault(head, []).append(rest)
+    return direct, nested
+
+
+def _tapped(model, paths: Sequence[str]):
+    """A functional model ``inputs -> [outputs of paths..., model outputs...]`` sharing model's layers."""
+    import keras
+
+    direct, nested = split_paths(paths)
     if not nested and not isinstance(model, keras.Sequential):
         taps = [model.get_layer(p).output for p in direct]
         return keras.Model(model.input, taps + list(model.outputs))

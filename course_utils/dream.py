@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from course_utils.activations import conv_layers, find_layer
+from course_utils.activations import conv_layers, find_layer, split_paths
 from course_utils.optimization import _capped
 
 _TRUNKS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
@@ -41,16 +41,6 @@ EPS = 1e-8  # in the gradient normalization: an all-zero gradient leaves the ima
 
 
 # ---- the trunk: the model's layers on an image of any size ----------------------------------------------------
-
-def _split(paths: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
-    direct = [p for p in paths if "/" not in p]
-    nested: dict[str, list[str]] = {}
-    for p in paths:
-        if "/" in p:
-            head, rest = p.split("/", 1)
-            nested.setdefault(head, []).append(rest)
-    return direct, nested
-
 
 def _prefixed(head: str, outs: dict) -> dict:
     return {f"{head}/{k}": v for k, v in outs.items()}
@@ -69,7 +59,7 @@ def _trunk_outputs(model, paths: Sequence[str], x) -> dict:
     (the dense head, which needs a fixed input size, is never called)."""
     import keras
 
-    direct, nested = _split(paths)
+    direct, nested = split_paths(paths)
     if isinstance(model, keras.Sequential):
         recorded, wanted = {}, set(paths)
         for layer in model.layers:

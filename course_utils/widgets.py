@@ -88,34 +88,29 @@ def activation_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = N
     return box
 
 
-def saliency_explorer(cm, images: np.ndarray, methods: Sequence[str] | None = None,
-                      titles: Sequence[str] | None = None):
-    """Sliders for image, class and saliency method over ``images`` ``(N, H, W, 3)`` in [0, 1]:
-    image, map and overlay side by side. Introduced in notebooks/01_saliency_maps.ipynb."""
+def _heatmap_explorer(cm, images: np.ndarray, controls: list, heatmap, label, cmap: str, titles=None):
+    """Image slider and class dropdown (following the prediction) plus ``controls``; ``heatmap(x, c)`` gives the
+    ``(H, W)`` map of class ``c`` for one preprocessed image and ``label()`` the map's title."""
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
-    from course_utils.attribution import METHODS, saliency
-
-    methods = list(methods or METHODS)
     images = cm.check_images(images)  # one image or a batch, uint8 or float -> float batch
     x = cm.preprocess(images)
     probs = cm.predict(images)
     image_s = W.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
     class_d = W.Dropdown(options=[(f"{k}: {n}", k) for k, n in enumerate(cm.class_names)],
                          value=int(probs[0].argmax()), description="class")
-    method_d = W.Dropdown(options=methods, value=methods[0], description="method")
     out = W.Image(format="png")
 
     def redraw(*_):
         i, c = image_s.value, class_d.value
-        heatmap = saliency(cm.model, x[i:i + 1], c, method=method_d.value)[0]
+        heat = heatmap(x[i:i + 1], c)
         fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
         axes[0].imshow(images[i])
         axes[0].set_title(titles[i] if titles is not None else f"image {i}", fontsize=9)
-        axes[1].imshow(heatmap, cmap="gray")
-        axes[1].set_title(f"{method_d.value}: {cm.class_names[c]} ({probs[i, c]:.0%})", fontsize=9)
-        plotting.overlay(images[i], heatmap, ax=axes[2], title="overlay")
+        axes[1].imshow(heat, cmap=cmap, vmin=0, vmax=1)
+        axes[1].set_title(label(), fontsize=9)
+        plotting.overlay(images[i], heat, ax=axes[2], title=f"{cm.class_names[c]} ({probs[i, c]:.0%})")
         for ax in axes:
             ax.set_axis_off()
         fig.tight_layout()
@@ -129,12 +124,26 @@ def saliency_explorer(cm, images: np.ndarray, methods: Sequence[str] | None = No
             redraw()
 
     image_s.observe(new_image, names="value")
-    for w in (class_d, method_d):
+    for w in (class_d, *controls):
         w.observe(redraw, names="value")
-    box = W.VBox([W.HBox([image_s, class_d, method_d]), out])
+    box = W.VBox([W.HBox([image_s, class_d]), W.HBox(controls), out])
     box.redraw = redraw
     redraw()
     return box
+
+
+def saliency_explorer(cm, images: np.ndarray, methods: Sequence[str] | None = None,
+                      titles: Sequence[str] | None = None):
+    """Sliders for image, class and saliency method over ``images`` ``(N, H, W, 3)`` in [0, 1]:
+    image, map and overlay side by side. Introduced in notebooks/01_saliency_maps.ipynb."""
+    import ipywidgets as W
+
+    from course_utils.attribution import METHODS, saliency
+
+    methods = list(methods or METHODS)
+    method_d = W.Dropdown(options=methods, value=methods[0], description="method")
+    return _heatmap_explorer(cm, images, [method_d], lambda x, c: saliency(cm.model, x, c, method=method_d.value)[0],
+                             lambda: method_d.value, "gray", titles)
 
 
 def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 32):
@@ -394,51 +403,17 @@ def embedding_explorer(cm, images: np.ndarray, labels: np.ndarray, layers: Seque
 def cam_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = None, methods: Sequence[str] | None = None,
                  titles: Sequence[str] | None = None):
     """Controls for image, class, layer and CAM method (:mod:`course_utils.cam`) over ``images``
-    ``(N, H, W, 3)`` in [0, 1]: the image, the heatmap at the layer's resolution, and the overlay.
-    ``layers`` default to the model's last four spatial conv layers. Introduced in notebooks/06_grad_cam.ipynb."""
+    ``(N, H, W, 3)`` in [0, 1]: the image, the heatmap, and the overlay. ``layers`` default to the model's
+    last conv layers. Introduced in notebooks/06_grad_cam.ipynb."""
     import ipywidgets as W
-    import matplotlib.pyplot as plt
 
     from course_utils.cam import METHODS, check_layer, heatmap
 
-    images = cm.check_images(images)
     layers = [check_layer(cm.model, name) for name in (layers or cm.conv_layers[-3:] + [cm.last_conv_layer])]
     layers = list(dict.fromkeys(layers))
     methods = list(methods or [m for m in METHODS if m != "cam"])
-    x = cm.preprocess(images)
-    probs = cm.predict(images)
-    image_s = W.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
-    class_d = W.Dropdown(options=[(f"{k}: {n}", k) for k, n in enumerate(cm.class_names)],
-                         value=int(probs[0].argmax()), description="class")
     layer_d = W.Dropdown(options=layers, value=layers[-1], description="layer")
     method_d = W.Dropdown(options=methods, value=methods[0], description="method")
-    out = W.Image(format="png")
-
-    def redraw(*_):
-        i, c = image_s.value, class_d.value
-        heat = heatmap(cm.model, x[i:i + 1], c, layer_d.value, method_d.value)[0]
-        fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
-        axes[0].imshow(images[i])
-        axes[0].set_title(titles[i] if titles is not None else f"image {i}", fontsize=9)
-        axes[1].imshow(heat, cmap="jet", vmin=0, vmax=1)
-        axes[1].set_title(f"{method_d.value} @ {layer_d.value}", fontsize=9)
-        plotting.overlay(images[i], heat, ax=axes[2], title=f"{cm.class_names[c]} ({probs[i, c]:.0%})")
-        for ax in axes:
-            ax.set_axis_off()
-        fig.tight_layout()
-        _show(out, fig)
-
-    def new_image(change):
-        predicted = int(probs[change["new"]].argmax())
-        if class_d.value != predicted:
-            class_d.value = predicted
-        else:
-            redraw()
-
-    image_s.observe(new_image, names="value")
-    for w in (class_d, layer_d, method_d):
-        w.observe(redraw, names="value")
-    box = W.VBox([W.HBox([image_s, class_d]), W.HBox([layer_d, method_d]), out])
-    box.redraw = redraw
-    redraw()
-    return box
+    return _heatmap_explorer(cm, images, [layer_d, method_d],
+                             lambda x, c: heatmap(cm.model, x, c, layer_d.value, method_d.value)[0],
+                             lambda: f"{method_d.value} @ {layer_d.value}", "jet", titles)

@@ -460,6 +460,7 @@ ROWS = [
 NO_BAD_INPUT = {
     "activations.layer_paths": "takes only a model",
     "activations.conv_layers": "takes only a model",
+    "activations.split_paths": "splits path strings; find_layer checks them",
     "attribution.score": "works on tensors inside a gradient tape; every caller checks the target first",
     "attribution.guided_relus": "takes only a model (its restore-on-error is tested in test_reliability.py)",
     "cam.spatial_layers": "takes only a model",
