@@ -246,7 +246,7 @@ def test_100_slider_moves_leak_no_memory_and_never_retrace(bundled):
 
     explorers = ["activation_explorer", "saliency_explorer"] + (["cam_explorer"] if hasattr(widgets, "cam_explorer")
                                                                  else [])
-    r = leaks(bundled, calls=100, warmup=24, explorers=explorers)
+    r = leaks(bundled, calls=100, warmup=60, explorers=explorers)  # warm-up visits every layer once
     print(f"leaks: {r['calls']} moves of {r['controls']}: {r['rss_before_mb']:.0f} -> {r['rss_after_mb']:.0f} MB "
           f"({r['growth_mb']:+.1f} MB), {len(r['retracing_warnings'])} retracing warnings")
     assert {"activation_explorer.layer", "activation_explorer.channel", "saliency_explorer.class"} <= set(r["controls"])
