@@ -19,7 +19,9 @@ test: venv data browser  ## unit tests, notebooks with FAST parameters (papermil
 lab: venv data  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks
 
-bench: venv data  ## widget latency on the bundled model; memory and retracing over 100 slider moves
+bench: venv data  ## docs/benchmarks.md (side by side with tf-keras-vis, floor, course cost, ImageNet tier); widget latency; leaks
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) -m course_utils.bench report --out docs/benchmarks.md
 	$(PY) -m course_utils.bench widgets
 	$(PY) -m course_utils.bench leaks
 

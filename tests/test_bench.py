@@ -1,0 +1,54 @@
+"""The benchmark report writer on tiny hand-made inputs (the measurements themselves run in make bench)."""
+
+import json
+
+import numpy as np
+
+from course_utils import bench
+
+
+def test_pearson_per_image_handles_constant_maps():
+    a = np.random.default_rng(0).random((3, 4, 4))
+    b = a.copy()
+    b[1] = 0.0
+    a[2] = b[2] = 1.0
+    r = bench.pearson_per_image(a, b)
+    assert np.allclose(r, [1.0, 0.0, 1.0])
+    assert np.isclose(bench.pearson_per_image(a[:1], 2 * a[:1] + 1)[0], 1.0)
+
+
+def test_write_report_shows_every_section_and_verdict(tmp_path):
+    row = {"method": "vanilla saliency", "batch": 1, "r_min": 0.999, "r_median": 1.0, "ours_s": 0.01,
+           "theirs_s": 0.05, "ratio": 0.2, "floor_s": 0.009, "floor_x": 1.11, "note": "n"}
+    slow = {**row, "method": "SmoothGrad (same noise draws)", "ratio": 0.5, "floor_x": 4.0}
+    results = {"machine": bench.machine_info(), "tkv": [row, slow],
+               "am": {"model": "m", "layer": "conv", "steps": 5, "ours_steps_s": 50.0, "theirs_steps_s": 10.0,
+                      "ratio": 0.2},
+               "imagenet": [{"model": "vgg16", "saliency_s": 0.5, "grad_cam_s": 0.4, "am_steps_s": 2.0,
+                             "am_layer": "block3_conv3"}],
+               "course": {"default": [{"notebook": "00_a.ipynb", "ok": True, "seconds": 100.0, "peak_mb": 900.0,
+                                       "error": ""}], "fast": None},
+               "seconds": 1.0}
+    text = bench.write_report(results, tmp_path / "docs" / "benchmarks.md")
+    assert (tmp_path / "docs" / "benchmarks.md").read_text() == text
+    for heading in ("## Machine", "## Agreement", "## Speed", "## Activation maximization", "## The course",
+                    "## ImageNet tier"):
+        assert heading in text
+    assert "| SmoothGrad (same noise draws) | 1 |" in text and "**missed**" in text  # 0.5 > 0.2
+    assert "fast parameters: not measured: run make course" in text
+    assert "| 00_a.ipynb | yes | 100.0 | 900 |" in text
+    partial = bench.write_report({**results, "course_notebooks": 8})
+    assert "partial: the last run covered 1 of the 8 notebooks" in partial
+
+
+def test_write_report_without_measurements_says_so():
+    text = bench.write_report({})
+    assert text.count("not measured") >= 4
+    assert "default parameters: not measured: run make course" in text
+
+
+def test_course_cost_reads_the_runner_summaries(tmp_path):
+    (tmp_path / "build" / "course").mkdir(parents=True)
+    runs = [{"notebook": "01_x.ipynb", "ok": True, "seconds": 3.0, "peak_mb": 10.0, "error": ""}]
+    (tmp_path / "build" / "course" / "summary.json").write_text(json.dumps(runs))
+    assert bench.course_cost(tmp_path) == {"default": runs, "fast": None}
