@@ -218,18 +218,21 @@ class FashionScenes:
         if self.background == "plain":
             return np.broadcast_to(rng.uniform(0.2, 0.5, (n, 1, 1, 1)), (n, s, s, 3)).astype(np.float32)
         coarse = rng.uniform(0.0, 1.0, (n, 5, 5, 3)).astype(np.float32)
-        m = _upsample_matrix(5, s)
-        field = np.matmul(m, np.matmul(m, coarse.transpose(0, 3, 1, 2)).transpose(0, 1, 3, 2))  # (n, 3, w, h)
-        field = field.transpose(0, 3, 2, 1)
         level = rng.uniform(0.15, 0.5, (n, 1, 1, 1))
-        field = level + 0.25 * (field - 0.5)
-        yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
         theta, freq, phase = rng.uniform(0, np.pi, n), rng.uniform(0.1, 0.6, n), rng.uniform(0, 2 * np.pi, n)
-        wave = np.sin(freq[:, None, None] * (np.cos(theta)[:, None, None] * xx + np.sin(theta)[:, None, None] * yy)
-                      + phase[:, None, None])
-        stripes = rng.uniform(0.0, 0.08, (n, 1, 1)) * wave
+        stripes = rng.uniform(0.0, 0.08, (n, 1, 1))
         grain = rng.normal(0, 0.02, (n, s, s, 1))
-        return np.clip(field + stripes[..., None] + grain, 0, 1).astype(np.float32)
+        m = _upsample_matrix(5, s)
+        yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
+        out = np.empty((n, s, s, 3), np.float32)
+        for p in range(0, n, 128):  # the float64 temporaries of 128 scenes at a time, not of all n
+            q = slice(p, p + 128)
+            field = np.matmul(m, np.matmul(m, coarse[q].transpose(0, 3, 1, 2)).transpose(0, 1, 3, 2))  # (b, 3, w, h)
+            field = level[q] + 0.25 * (field.transpose(0, 3, 2, 1) - 0.5)
+            angle = np.cos(theta[q])[:, None, None] * xx + np.sin(theta[q])[:, None, None] * yy
+            wave = np.sin(freq[q, None, None] * angle + phase[q, None, None])
+            out[q] = np.clip(field + (stripes[q] * wave)[..., None] + grain[q], 0, 1)
+        return out
 
     def generate(self, n: int, seed: int | None = None) -> Scenes:
         """Render ``n`` scenes; ``seed`` defaults to the generator's seed."""
@@ -237,7 +240,7 @@ class FashionScenes:
             raise ValueError(f"n={n!r}: expected a positive number of scenes")
         rng = np.random.default_rng(self.seed if seed is None else seed)
         s, k = self.size, self.items
-        images = self._backgrounds(rng, n).copy()
+        images = self._backgrounds(rng, n)
         labels = np.zeros((n, k), np.int64)
         masks = np.zeros((n, k, s, s), bool)
         hue, sat, val = rng.uniform(0, 1, (n, k)), rng.uniform(0.0, 0.9, (n, k)), rng.uniform(0.75, 1.0, (n, k))

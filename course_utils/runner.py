@@ -78,6 +78,17 @@ class _PeakMemory:
         self._thread.join()
 
 
+def _kernel_config():
+    """CurveZMQ between papermill and the kernel where both support it: ipykernel >= 7.3 warns on every start
+    without it; "auto" keeps plain TCP for kernels that do not declare support; older jupyter_client lacks it."""
+    from jupyter_client import KernelManager
+    from traitlets.config import Config
+
+    if "transport_encryption" not in KernelManager.class_trait_names():
+        return Config()
+    return Config({"KernelManager": {"transport_encryption": "auto"}})
+
+
 def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None, html: bool = True,
                  timeout: int = 900) -> RunResult:
     """Execute ``path`` with papermill into ``out_dir`` (and an HTML copy); never raises on failure."""
@@ -90,7 +101,8 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None, html
     with _PeakMemory() as mem:
         try:
             papermill.execute_notebook(str(path), str(out), parameters=parameters or {}, cwd=str(path.parent),
-                                       progress_bar=False, execution_timeout=timeout, kernel_name="python3")
+                                       progress_bar=False, execution_timeout=timeout, kernel_name="python3",
+                                       config=_kernel_config())
         except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
             error = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
     result = RunResult(path.name, not error, round(time.time() - start, 1), round(mem.peak / 2**20, 1), error)

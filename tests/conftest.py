@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -42,3 +43,23 @@ def nested_mobilenet():
 @pytest.fixture(scope="session")
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def fast_run(tmp_path_factory):
+    """``fast_run(notebook, hash_seed)``: the notebook executed once per session with FAST parameters and
+    ``PYTHONHASHSEED=hash_seed`` (the kernel inherits it) -> ``(RunResult, executed path)``. The tier-2 run
+    and the determinism test share the run they have in common instead of paying for it twice."""
+    from course_utils import runner
+
+    runs: dict = {}
+
+    def run(notebook, hash_seed: str = "0"):
+        key = (str(notebook), hash_seed)
+        if key not in runs:
+            out_dir = tmp_path_factory.mktemp(f"fast-{notebook.stem}-{hash_seed}")
+            with mock.patch.dict(os.environ, PYTHONHASHSEED=hash_seed):
+                result = runner.run_notebook(notebook, out_dir, parameters=runner.FAST_PARAMETERS, html=False)
+            runs[key] = (result, out_dir / notebook.name)
+        return runs[key]
+    return run

@@ -10,7 +10,7 @@ NOTEBOOKS = runner.course_notebooks()
 
 @pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks in notebooks/ yet")
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_fast(notebook, tmp_path):
-    result = runner.run_notebook(notebook, tmp_path, parameters=runner.FAST_PARAMETERS, html=False)
+def test_notebook_runs_fast(notebook, fast_run):
+    result, _ = fast_run(notebook)
     assert result.ok, result.error
 
