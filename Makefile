@@ -19,15 +19,14 @@ test: venv data browser  ## unit tests, notebooks with FAST parameters (papermil
 lab: venv data  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks
 
-bench: venv data  ## docs/benchmarks.md (side by side with tf-keras-vis, floor, course cost, ImageNet tier); widget latency; leaks
+bench: venv data  ## docs/benchmarks.md: tf-keras-vis side by side, floor, widgets, leaks, ImageNet tier, and the cost of the last make course
 	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) -m course_utils.bench report --out docs/benchmarks.md
-	$(PY) -m course_utils.bench widgets
-	$(PY) -m course_utils.bench leaks
 
-models: venv data  ## retrain the bundled models in data/models (about 30 min each on 2 CPU cores)
+models: venv data  ## retrain the bundled models in data/models (30-35 min each on 2 CPU cores)
 	$(PY) -m course_utils.train fashion_vgg
 	$(PY) -m course_utils.train fashion_gap
+	$(PY) -m course_utils.train fashion_watermark
 
 venv: $(STAMP)
 

@@ -2,7 +2,7 @@
 
     python -m course_utils.bench widgets     # latency of one widget interaction, bundled model
     python -m course_utils.bench leaks       # memory growth and tf.function retracing over 100 slider moves
-    python -m course_utils.bench report      # issue #5: side by side with tf-keras-vis -> docs/benchmarks.md
+    python -m course_utils.bench report      # all of it, side by side with tf-keras-vis -> docs/benchmarks.md
 
 Each interaction sets one control of an explorer (exactly what a slider move does) and times until
 its figure is rendered to PNG; the first draw (which builds and traces sub-models) is excluded and
@@ -36,16 +36,22 @@ def widget_latency(model: str = "fashion_vgg", repeats: int = 5) -> list[tuple[s
     import numpy as np
 
     from course_utils import widgets
+    from course_utils.data import FashionScenes
     from course_utils.models import load_model
 
     cm = load_model(model, verbose=False)
     images = cm.samples(8)
+    many = FashionScenes("test", seed=3).generate(300)  # the embedding explorer's point cloud
     rows = []
     explorers = {
         "activation_explorer": lambda: widgets.activation_explorer(cm, images),
         "saliency_explorer": lambda: widgets.saliency_explorer(cm, images),
         "feature_explorer": lambda: widgets.feature_explorer(cm),
         "inversion_explorer": lambda: widgets.inversion_explorer(cm, images[0]),
+        "dream_explorer": lambda: widgets.dream_explorer(cm, images[:4]),
+        "cam_explorer": lambda: widgets.cam_explorer(cm, images),
+        "embedding_explorer (300 scenes)": lambda: widgets.embedding_explorer(cm, many.images, many.label,
+                                                                              methods=("tsne", "pca")),
     }
     for name, make in explorers.items():
         first = _time(make)
@@ -122,7 +128,7 @@ def leaks(model: str | CourseModel = "fashion_vgg", calls: int = 100, warmup: in
         steps: optimization steps of :func:`~course_utils.widgets.feature_explorer` (default: its own).
         explorers: names of the explorers to use (default: all of ``course_utils.widgets``' explorers
             that have a layer, channel or class control).
-    Returns: ``{"calls", "rss_before_mb", "rss_after_mb", "growth_mb", "retracing_warnings" (list of
+    Returns: ``{"calls", "warmup", "rss_before_mb", "rss_after_mb", "growth_mb", "retracing_warnings" (list of
     messages), "traces_after_warmup", "median_call_s", "controls"}``; memory is this process's resident
     set after ``gc.collect()``.
     """
@@ -164,7 +170,7 @@ def leaks(model: str | CourseModel = "fashion_vgg", calls: int = 100, warmup: in
         after = process.memory_info().rss
     finally:
         tf_logger.removeHandler(catcher)
-    return {"calls": calls, "rss_before_mb": before / 2**20, "rss_after_mb": after / 2**20,
+    return {"calls": calls, "warmup": warmup, "rss_before_mb": before / 2**20, "rss_after_mb": after / 2**20,
             "growth_mb": (after - before) / 2**20, "retracing_warnings": warnings,
             "traces_after_warmup": _traces() - traced, "median_call_s": statistics.median(times),
             "controls": [label for label, _ in moves]}
@@ -382,15 +388,20 @@ def imagenet_tier(names: Sequence[str] = ("vgg16", "mobilenet_v2"), repeats: int
 
 def course_cost(root=None) -> dict:
     """``{"default": [...], "fast": [...]}`` from ``build/course/summary.json`` and ``build/fast/summary.json``
-    (written by ``python -m course_utils.runner`` with and without ``--fast``); None where missing."""
+    (written by ``python -m course_utils.runner`` with and without ``--fast``); None where missing;
+    ``default_when``/``fast_when``: when each summary was written."""
     import json
     from pathlib import Path
+
+    import datetime
 
     root = Path(root) if root else Path(__file__).resolve().parent.parent
     out = {}
     for key, folder in (("default", "course"), ("fast", "fast")):
         path = root / "build" / folder / "summary.json"
         out[key] = json.loads(path.read_text()) if path.exists() else None
+        if path.exists():
+            out[f"{key}_when"] = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
     return out
 
 
@@ -497,7 +508,9 @@ def write_report(results: dict, path=None) -> str:
                   f"{am.get('ratio', float('nan')):.3f} | {_ok(am.get('ratio', 9) <= TARGETS['ratio'])} |", ""]
     else:
         lines += ["not measured", ""]
-    lines += ["## The course's own cost", ""]
+    lines += ["## The course's own cost", "",
+              "Wall time of each notebook in a fresh kernel (papermill) and the peak resident memory of the kernel "
+              "and its children (summed, sampled every 50 ms); MB = 2^20 bytes, so the 1.5 GB target is 1536 MB (Binder allows about 2 GB).", ""]
     course = results.get("course") or {}
     for key in ("default", "fast"):
         runs = course.get(key)
@@ -512,7 +525,9 @@ def write_report(results: dict, path=None) -> str:
             lines += [f"{key} parameters: partial: the last run covered {len(runs)} of the {expected} notebooks; "
                       "run make course" + (" and python -m course_utils.runner --fast" if key == "fast" else "")
                       + " for the whole course. What it measured:", ""]
-        lines += [f"{key} parameters: {len(runs)} notebooks, {total:.0f} s in all, peak {peak:.0f} MB"
+        lines += [f"{key} parameters, measured {course.get(key + '_when', '?')} by "
+                  f"`python -m course_utils.runner{' --fast' if key == 'fast' else ''}` (`make course` for the "
+                  f"default run): {len(runs)} notebooks, {total:.0f} s in all, peak {peak:.0f} MB"
                   + (f" (targets: <= {TARGETS['course_s'] // 60} min in all: "
                      f"{'not judged, partial run' if partial else _ok(total <= TARGETS['course_s'])}; "
                      f"<= {TARGETS['peak_mb'] / 1024:.1f} GB per notebook: {_ok(peak <= TARGETS['peak_mb'])})"
@@ -521,6 +536,27 @@ def write_report(results: dict, path=None) -> str:
         lines += [f"| {r['notebook']} | {'yes' if r['ok'] else 'FAILED'} | {r['seconds']:.1f} | {r['peak_mb']:.0f} |"
                   for r in runs]
         lines.append("")
+    lines += ["## Widgets: one slider move", "",
+              "Bundled model, one control set to a new value (what a slider move does) until the figure is a PNG; "
+              "median of a few moves; the first draw builds and traces sub-models. A new t-SNE layout is computed "
+              "when the embedding explorer's layer or perplexity changes (then memoized).", ""]
+    if results.get("widgets"):
+        lines += ["| explorer | control | first draw (s) | median move (s) |", "|---|---|---|---|"]
+        lines += [f"| {name} | {control} | {first:.2f} | {median:.3f} |"
+                  for name, control, first, median in results["widgets"]]
+    else:
+        lines.append("not measured")
+    lines.append("")
+    leak = results.get("leaks")
+    lines += ["## Leaks over a lecture's worth of slider moves", ""]
+    if leak:
+        lines += [f"{leak['calls']} moves of {', '.join(f'`{c}`' for c in leak['controls'])} in turn, after "
+                  f"{leak['warmup']} warm-up moves (the first visit of a layer builds its sub-model): resident memory {leak['rss_before_mb']:.0f} -> "
+                  f"{leak['rss_after_mb']:.0f} MB ({leak['growth_mb']:+.1f} MB), "
+                  f"{len(leak['retracing_warnings'])} tf.function retracing warnings, "
+                  f"{leak['traces_after_warmup']} new traces; median move {leak['median_call_s']:.2f} s.", ""]
+    else:
+        lines += ["not measured", ""]
     lines += ["## ImageNet tier on this CPU", "",
               "Per 224x224 image, batch 1, `weights=None` (the same cost as trained weights); activation "
               "maximization: a channel objective, pixels, no transforms.", ""]
@@ -588,6 +624,8 @@ def report(path: str = "docs/benchmarks.md", repeats: int = 3, imagenet: bool = 
     results["am"] = activation_maximization_speed(tkv=have_tkv)
     if imagenet:
         results["imagenet"] = imagenet_tier(repeats=repeats)
+    results["widgets"] = widget_latency()
+    results["leaks"] = leaks()
     results["seconds"] = time.perf_counter() - start
     return write_report(results, path)
 

@@ -28,12 +28,18 @@ def test_write_report_shows_every_section_and_verdict(tmp_path):
                              "am_layer": "block3_conv3"}],
                "course": {"default": [{"notebook": "00_a.ipynb", "ok": True, "seconds": 100.0, "peak_mb": 900.0,
                                        "error": ""}], "fast": None},
+               "widgets": [("cam_explorer", "layer", 1.5, 0.25)],
+               "leaks": {"calls": 100, "warmup": 60, "rss_before_mb": 700.0, "rss_after_mb": 702.0,
+                         "growth_mb": 2.0, "retracing_warnings": [], "traces_after_warmup": 0,
+                         "median_call_s": 0.2, "controls": ["cam_explorer.layer"]},
                "seconds": 1.0}
     text = bench.write_report(results, tmp_path / "docs" / "benchmarks.md")
     assert (tmp_path / "docs" / "benchmarks.md").read_text() == text
     for heading in ("## Machine", "## Agreement", "## Speed", "## Activation maximization", "## The course",
-                    "## ImageNet tier"):
+                    "## ImageNet tier", "## Widgets", "## Leaks"):
         assert heading in text
+    assert "| cam_explorer | layer | 1.50 | 0.250 |" in text
+    assert "resident memory 700 -> 702 MB (+2.0 MB), 0 tf.function retracing warnings" in text
     assert "| SmoothGrad (same noise draws) | 1 |" in text and "**missed**" in text  # 0.5 > 0.2
     assert "fast parameters: not measured: run make course" in text
     assert "| 00_a.ipynb | yes | 100.0 | 900 |" in text
@@ -43,7 +49,7 @@ def test_write_report_shows_every_section_and_verdict(tmp_path):
 
 def test_write_report_without_measurements_says_so():
     text = bench.write_report({})
-    assert text.count("not measured") >= 4
+    assert text.count("not measured") >= 6
     assert "default parameters: not measured: run make course" in text
 
 
@@ -51,4 +57,5 @@ def test_course_cost_reads_the_runner_summaries(tmp_path):
     (tmp_path / "build" / "course").mkdir(parents=True)
     runs = [{"notebook": "01_x.ipynb", "ok": True, "seconds": 3.0, "peak_mb": 10.0, "error": ""}]
     (tmp_path / "build" / "course" / "summary.json").write_text(json.dumps(runs))
-    assert bench.course_cost(tmp_path) == {"default": runs, "fast": None}
+    cost = bench.course_cost(tmp_path)
+    assert cost["default"] == runs and cost["fast"] is None and cost["default_when"].startswith("20")
