@@ -58,11 +58,11 @@ def widget_latency(model: str = "fashion_vgg", repeats: int = 5) -> list[tuple[s
         box = make()
         controls = [w for row in box.children[:-1] for w in (row.children if hasattr(row, "children") else [row])]
         for control in controls:
-            times = []
+            times, start = [], control.value
             for k in range(repeats):
                 if hasattr(control, "options"):
                     options = [o[1] if isinstance(o, tuple) else o for o in control.options]
-                    value = options[(options.index(control.value) + 1 + k) % len(options)]
+                    value = options[(options.index(control.value) + 1) % len(options)]
                 elif isinstance(control.value, bool):
                     value = not control.value
                 else:
@@ -70,6 +70,7 @@ def widget_latency(model: str = "fashion_vgg", repeats: int = 5) -> list[tuple[s
                     if value == control.value:
                         value = control.min
                 times.append(_time(lambda: setattr(control, "value", value)))
+            control.value = start  # the next control is measured from the explorer's first state
             rows.append((name, control.description, first, statistics.median(times)))
     return rows
 
@@ -510,7 +511,8 @@ def write_report(results: dict, path=None) -> str:
         lines += ["not measured", ""]
     lines += ["## The course's own cost", "",
               "Wall time of each notebook in a fresh kernel (papermill) and the peak resident memory of the kernel "
-              "and its children (summed, sampled every 50 ms); MB = 2^20 bytes, so the 1.5 GB target is 1536 MB (Binder allows about 2 GB).", ""]
+              "and its children (summed, sampled every 50 ms); MB = 2^20 bytes, so the 1.5 GB target is 1536 MB "
+              "(Binder allows about 2 GB).", ""]
     course = results.get("course") or {}
     for key in ("default", "fast"):
         runs = course.get(key)
@@ -526,8 +528,8 @@ def write_report(results: dict, path=None) -> str:
                       "run make course" + (" and python -m course_utils.runner --fast" if key == "fast" else "")
                       + " for the whole course. What it measured:", ""]
         lines += [f"{key} parameters, measured {course.get(key + '_when', '?')} by "
-                  f"`python -m course_utils.runner{' --fast' if key == 'fast' else ''}` (`make course` for the "
-                  f"default run): {len(runs)} notebooks, {total:.0f} s in all, peak {peak:.0f} MB"
+                  f"`{'python -m course_utils.runner --fast' if key == 'fast' else 'make course'}`: "
+                  f"{len(runs)} notebooks, {total:.0f} s in all, peak {peak:.0f} MB"
                   + (f" (targets: <= {TARGETS['course_s'] // 60} min in all: "
                      f"{'not judged, partial run' if partial else _ok(total <= TARGETS['course_s'])}; "
                      f"<= {TARGETS['peak_mb'] / 1024:.1f} GB per notebook: {_ok(peak <= TARGETS['peak_mb'])})"
@@ -551,7 +553,8 @@ def write_report(results: dict, path=None) -> str:
     lines += ["## Leaks over a lecture's worth of slider moves", ""]
     if leak:
         lines += [f"{leak['calls']} moves of {', '.join(f'`{c}`' for c in leak['controls'])} in turn, after "
-                  f"{leak['warmup']} warm-up moves (the first visit of a layer builds its sub-model): resident memory {leak['rss_before_mb']:.0f} -> "
+                  f"{leak['warmup']} warm-up moves (the first visit of a layer builds its sub-model): resident "
+                  f"memory {leak['rss_before_mb']:.0f} -> "
                   f"{leak['rss_after_mb']:.0f} MB ({leak['growth_mb']:+.1f} MB), "
                   f"{len(leak['retracing_warnings'])} tf.function retracing warnings, "
                   f"{leak['traces_after_warmup']} new traces; median move {leak['median_call_s']:.2f} s.", ""]
@@ -585,12 +588,12 @@ convention accounts for the whole difference. (tf-keras-vis's `exp(S^c)` also ov
 about 88, giving inf/NaN maps; ours never forms it.)"""
 
 SPEED_NOTE = """**Where a target is missed, why.** SmoothGrad at batch 32 is compute-bound: 32 images x 20 samples
-are 640 forward+backward passes whichever library runs them, tf-keras-vis as 20 batches of 32, ours as batches of
-128; batching removes per-call overhead (hence ratios near 0.1 at batch 1), not arithmetic, so at batch 32 the ratio
-sits near (640 passes)/(640 passes + tf-keras-vis's eager overhead), about 0.4-0.6, and <= 0.2 would take fewer
-passes (fewer samples) rather than better batching. A saliency "x floor" above 1.3 at batch 32 is within the
-run-to-run noise of a shared 2-core machine (the floor itself varied 0.11-0.22 s in one session); on an idle machine
-our saliency is the floor plus a few ms of numpy (input checks, max |grad|, normalization)."""
+are 640 forward+backward passes whichever library runs them (tf-keras-vis as 20 batches of 32, ours as batches of
+128). Ours runs at about 1.1x that floor (the "x floor" column); tf-keras-vis at 2-3x, its eager per-call overhead.
+Batching the noisy copies removes that overhead (hence ratios near 0.1 at batch 1) but not the arithmetic, so at
+batch 32 the ratio is about 0.4-0.5; <= 0.2 would need tf-keras-vis to run at 5x the floor, or ours to do fewer passes
+than the method's `samples` (a different method). An "x floor" above 1.3 for saliency at batch 32, when it shows, is
+run-to-run noise of a shared 2-core machine: ours is the floor plus a few ms of numpy (input checks, max |grad|)."""
 
 UPSAMPLE_NOTE = """**Grad-CAM upsampled.** At the layer's resolution the two agree exactly; the upsampled maps differ only by
 interpolation. Ours uses `tf.image.resize(..., "bilinear")` (half-pixel centres, as cv2.resize and PIL do); tf-keras-vis
@@ -619,13 +622,13 @@ def report(path: str = "docs/benchmarks.md", repeats: int = 3, imagenet: bool = 
         have_tkv = True
     except ImportError:
         have_tkv = False
+    results["leaks"] = leaks()  # first: the process is as small as it will be, so growth stands out
+    results["widgets"] = widget_latency()
     if have_tkv:
         results["tkv"] = compare_tkv(repeats=repeats)
     results["am"] = activation_maximization_speed(tkv=have_tkv)
     if imagenet:
         results["imagenet"] = imagenet_tier(repeats=repeats)
-    results["widgets"] = widget_latency()
-    results["leaks"] = leaks()
     results["seconds"] = time.perf_counter() - start
     return write_report(results, path)
 
