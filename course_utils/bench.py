@@ -391,10 +391,9 @@ def course_cost(root=None) -> dict:
     """``{"default": [...], "fast": [...]}`` from ``build/course/summary.json`` and ``build/fast/summary.json``
     (written by ``python -m course_utils.runner`` with and without ``--fast``); None where missing;
     ``default_when``/``fast_when``: when each summary was written."""
+    import datetime
     import json
     from pathlib import Path
-
-    import datetime
 
     root = Path(root) if root else Path(__file__).resolve().parent.parent
     out = {}
