@@ -444,6 +444,11 @@ def _ok(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
+def _section(title: str, intro: str | None, value, render) -> list[str]:
+    """Markdown lines of one report section: heading, ``intro``, then ``render(value)`` or "not measured"."""
+    return [f"## {title}", "", *([intro, ""] if intro else []), *(render(value) if value else ["not measured"]), ""]
+
+
 def write_report(results: dict, path=None) -> str:
     """Markdown for ``results`` (keys ``machine``, ``tkv`` (rows of :func:`compare_tkv`), ``am``, ``imagenet``,
     ``course``, ``seconds``; any may be missing or None), written to ``path`` when given. Returns the text."""
@@ -498,16 +503,12 @@ def write_report(results: dict, path=None) -> str:
         lines += ["", SPEED_NOTE, ""]
     else:
         lines += ["not measured: install requirements-bench.txt (tf-keras-vis) and run make bench", ""]
-    am = results.get("am")
-    lines += ["## Activation maximization", ""]
-    if am:
-        lines += [f"Channel objective (channel 0 of `{am['layer']}`, {am['model']}), one 64x64 image, pixels, no "
-                  f"transforms or regularizers, Adam, {am['steps']} steps after a warm-up run.", "",
-                  "| ours (steps/s) | tf-keras-vis (steps/s) | ours/theirs time | target |", "|---|---|---|---|",
-                  f"| {am['ours_steps_s']:.1f} | {am.get('theirs_steps_s', float('nan')):.1f} | "
-                  f"{am.get('ratio', float('nan')):.3f} | {_ok(am.get('ratio', 9) <= TARGETS['ratio'])} |", ""]
-    else:
-        lines += ["not measured", ""]
+    lines += _section("Activation maximization", None, results.get("am"), lambda am: [
+        f"Channel objective (channel 0 of `{am['layer']}`, {am['model']}), one 64x64 image, pixels, no transforms or "
+        f"regularizers, Adam, {am['steps']} steps after a warm-up run.", "",
+        "| ours (steps/s) | tf-keras-vis (steps/s) | ours/theirs time | target |", "|---|---|---|---|",
+        f"| {am['ours_steps_s']:.1f} | {am.get('theirs_steps_s', float('nan')):.1f} | "
+        f"{am.get('ratio', float('nan')):.3f} | {_ok(am.get('ratio', 9) <= TARGETS['ratio'])} |"])
     lines += ["## The course's own cost", "",
               "Wall time of each notebook in a fresh kernel (papermill) and the peak resident memory of the kernel "
               "and its children (summed, sampled every 50 ms); MB = 2^20 bytes, so the 1.5 GB target is 1536 MB "
@@ -537,39 +538,29 @@ def write_report(results: dict, path=None) -> str:
         lines += [f"| {r['notebook']} | {'yes' if r['ok'] else 'FAILED'} | {r['seconds']:.1f} | {r['peak_mb']:.0f} |"
                   for r in runs]
         lines.append("")
-    lines += ["## Widgets: one slider move", "",
-              "Bundled model, one control set to a new value (what a slider move does) until the figure is a PNG; "
-              "median of a few moves; the first draw builds and traces sub-models. A new t-SNE layout is computed "
-              "when the embedding explorer's layer or perplexity changes (then memoized).", ""]
-    if results.get("widgets"):
-        lines += ["| explorer | control | first draw (s) | median move (s) |", "|---|---|---|---|"]
-        lines += [f"| {name} | {control} | {first:.2f} | {median:.3f} |"
-                  for name, control, first, median in results["widgets"]]
-    else:
-        lines.append("not measured")
-    lines.append("")
-    leak = results.get("leaks")
-    lines += ["## Leaks over a lecture's worth of slider moves", ""]
-    if leak:
-        lines += [f"{leak['calls']} moves of {', '.join(f'`{c}`' for c in leak['controls'])} in turn, after "
-                  f"{leak['warmup']} warm-up moves (the first visit of a layer builds its sub-model): resident "
-                  f"memory {leak['rss_before_mb']:.0f} -> "
-                  f"{leak['rss_after_mb']:.0f} MB ({leak['growth_mb']:+.1f} MB), "
-                  f"{len(leak['retracing_warnings'])} tf.function retracing warnings, "
-                  f"{leak['traces_after_warmup']} new traces; median move {leak['median_call_s']:.2f} s.", ""]
-    else:
-        lines += ["not measured", ""]
-    lines += ["## ImageNet tier on this CPU", "",
-              "Per 224x224 image, batch 1, `weights=None` (the same cost as trained weights); activation "
-              "maximization: a channel objective, pixels, no transforms.", ""]
-    if results.get("imagenet"):
-        lines += ["| model | saliency (s) | Grad-CAM (s) | activation maximization (steps/s, layer) |",
-                  "|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['saliency_s']:.3f} | {r['grad_cam_s']:.3f} | {r['am_steps_s']:.1f} "
-                  f"(`{r['am_layer']}`) |" for r in results["imagenet"]]
-    else:
-        lines.append("not measured")
-    text = "\n".join(lines) + "\n"
+    lines += _section(
+        "Widgets: one slider move",
+        "Bundled model, one control set to a new value (what a slider move does) until the figure is a PNG; median "
+        "of a few moves; the first draw builds and traces sub-models. A new t-SNE layout is computed when the "
+        "embedding explorer's layer or perplexity changes (then memoized).",
+        results.get("widgets"), lambda rows: [
+            "| explorer | control | first draw (s) | median move (s) |", "|---|---|---|---|",
+            *(f"| {name} | {control} | {first:.2f} | {median:.3f} |" for name, control, first, median in rows)])
+    lines += _section("Leaks over a lecture's worth of slider moves", None, results.get("leaks"), lambda leak: [
+        f"{leak['calls']} moves of {', '.join(f'`{c}`' for c in leak['controls'])} in turn, after {leak['warmup']} "
+        f"warm-up moves (the first visit of a layer builds its sub-model): resident memory "
+        f"{leak['rss_before_mb']:.0f} -> {leak['rss_after_mb']:.0f} MB ({leak['growth_mb']:+.1f} MB), "
+        f"{len(leak['retracing_warnings'])} tf.function retracing warnings, {leak['traces_after_warmup']} new "
+        f"traces; median move {leak['median_call_s']:.2f} s."])
+    lines += _section(
+        "ImageNet tier on this CPU",
+        "Per 224x224 image, batch 1, `weights=None` (the same cost as trained weights); activation maximization: a "
+        "channel objective, pixels, no transforms.",
+        results.get("imagenet"), lambda rows: [
+            "| model | saliency (s) | Grad-CAM (s) | activation maximization (steps/s, layer) |", "|---|---|---|---|",
+            *(f"| {r['model']} | {r['saliency_s']:.3f} | {r['grad_cam_s']:.3f} | {r['am_steps_s']:.1f} "
+              f"(`{r['am_layer']}`) |" for r in rows)])
+    text = "\n".join(lines).rstrip("\n") + "\n"
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text, encoding="utf-8")
