@@ -305,8 +305,8 @@ def compare_tkv(model: str = "fashion_vgg", batches: Sequence[int] = (1, 32), sa
             t = _race({"ours": ours, "theirs": theirs, "floor": floor_fn}, repeats)
             ours_s, theirs_s = t["ours"], t["theirs"]
             floor = t["floor"] * (samples if method.startswith("SmoothGrad") else 1)
-            rows.append({"method": method, "batch": n, "r_min": float(r.min()), "r_median": float(np.median(r)),
-                         "ours_s": ours_s, "theirs_s": theirs_s, "ratio": ours_s / theirs_s, "floor_s": floor,
+            rows.append({"model": model, "method": method, "batch": n, "r_min": float(r.min()),
+                         "r_median": float(np.median(r)), "ours_s": ours_s, "theirs_s": theirs_s, "ratio": ours_s / theirs_s, "floor_s": floor,
                          "floor_x": ours_s / floor, "note": note})
         extra = {
             "SmoothGrad, each library's default convention": (
@@ -322,8 +322,8 @@ def compare_tkv(model: str = "fashion_vgg", batches: Sequence[int] = (1, 32), sa
         }
         for method, (a, b, note) in extra.items():
             r = pearson_per_image(normalize_maps(a), normalize_maps(np.asarray(b).reshape(np.shape(a))))
-            rows.append({"method": method, "batch": n, "r_min": float(r.min()), "r_median": float(np.median(r)),
-                         "note": note})
+            rows.append({"model": model, "method": method, "batch": n, "r_min": float(r.min()),
+                         "r_median": float(np.median(r)), "note": note})
     return rows
 
 
@@ -471,12 +471,12 @@ def write_report(results: dict, path=None) -> str:
               "Per-image Pearson r after min-max normalizing both maps the same way; same weights, same held-out "
               f"scenes, predicted classes as targets. Target: r >= {TARGETS['r']} for every deterministic method.", ""]
     if rows:
-        lines += ["| method | batch | r min | r median | target | note |", "|---|---|---|---|---|---|"]
+        lines += ["| model | method | batch | r min | r median | target | note |", "|---|---|---|---|---|---|---|"]
         for r in rows:
             deterministic = "SmoothGrad" not in r["method"] or "same noise" in r["method"]
             primary = "ratio" in r and "Grad-CAM++" not in r["method"]
             verdict = _ok(r["r_min"] >= TARGETS["r"]) if primary and deterministic else "see below"
-            lines.append(f"| {r['method']} | {r['batch']} | {r['r_min']:.4f} | {r['r_median']:.4f} | {verdict} | "
+            lines.append(f"| {r['model']} | {r['method']} | {r['batch']} | {r['r_min']:.4f} | {r['r_median']:.4f} | {verdict} | "
                          f"{r.get('note', '').replace('|', chr(92) + '|')} |")
         lines += ["", GRADCAM_PP_NOTE, "", SMOOTHGRAD_NOTE, "", UPSAMPLE_NOTE, "",
                   "Score-CAM: the course has no Score-CAM, so it "
@@ -488,8 +488,8 @@ def write_report(results: dict, path=None) -> str:
                   "such passes (the arithmetic it cannot avoid). Targets: ours/theirs <= "
                   f"{TARGETS['ratio']} (SmoothGrad <= {TARGETS['smoothgrad_ratio']}); saliency and Grad-CAM <= "
                   f"{TARGETS['floor_x']}x the floor.", "",
-                  "| method | batch | ours (ms) | theirs (ms) | ours/theirs | target | floor (ms) | x floor | target |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| model | method | batch | ours (ms) | theirs (ms) | ours/theirs | target | floor (ms) | x floor | "
+                  "target |", "|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             if "ratio" not in r:
                 continue
@@ -497,7 +497,7 @@ def write_report(results: dict, path=None) -> str:
             limit = TARGETS["smoothgrad_ratio"] if sg else TARGETS["ratio"]
             floor_target = _ok(r["floor_x"] <= TARGETS["floor_x"]) if ("saliency" in r["method"] or
                                                                       r["method"].startswith("Grad-CAM (")) else "-"
-            lines.append(f"| {r['method']} | {r['batch']} | {1e3 * r['ours_s']:.1f} | {1e3 * r['theirs_s']:.1f} | "
+            lines.append(f"| {r['model']} | {r['method']} | {r['batch']} | {1e3 * r['ours_s']:.1f} | {1e3 * r['theirs_s']:.1f} | "
                          f"{r['ratio']:.3f} | {_ok(r['ratio'] <= limit)} | {1e3 * r['floor_s']:.1f} | "
                          f"{r['floor_x']:.2f} | {floor_target} |")
         lines += ["", SPEED_NOTE, ""]
@@ -615,7 +615,7 @@ def report(path: str = "docs/benchmarks.md", repeats: int = 3, imagenet: bool = 
     results["leaks"] = leaks()  # first: the process is as small as it will be, so growth stands out
     results["widgets"] = widget_latency()
     if have_tkv:
-        results["tkv"] = compare_tkv(repeats=repeats)
+        results["tkv"] = [row for model in ("fashion_vgg", "fashion_gap") for row in compare_tkv(model, repeats=repeats)]
     results["am"] = activation_maximization_speed(tkv=have_tkv)
     if imagenet:
         results["imagenet"] = imagenet_tier(repeats=repeats)

@@ -18,7 +18,7 @@ def test_pearson_per_image_handles_constant_maps():
 
 
 def test_write_report_shows_every_section_and_verdict(tmp_path):
-    row = {"method": "vanilla saliency", "batch": 1, "r_min": 0.999, "r_median": 1.0, "ours_s": 0.01,
+    row = {"model": "fashion_vgg", "method": "vanilla saliency", "batch": 1, "r_min": 0.999, "r_median": 1.0, "ours_s": 0.01,
            "theirs_s": 0.05, "ratio": 0.2, "floor_s": 0.009, "floor_x": 1.11, "note": "n"}
     slow = {**row, "method": "SmoothGrad (same noise draws)", "ratio": 0.5, "floor_x": 4.0}
     results = {"machine": bench.machine_info(), "tkv": [row, slow],
@@ -40,7 +40,7 @@ def test_write_report_shows_every_section_and_verdict(tmp_path):
         assert heading in text
     assert "| cam_explorer | layer | 1.50 | 0.250 |" in text
     assert "resident memory 700 -> 702 MB (+2.0 MB), 0 tf.function retracing warnings" in text
-    assert "| SmoothGrad (same noise draws) | 1 |" in text and "**missed**" in text  # 0.5 > 0.2
+    assert "| fashion_vgg | SmoothGrad (same noise draws) | 1 |" in text and "**missed**" in text  # 0.5 > 0.2
     assert "fast parameters: not measured: run make course" in text
     assert "| 00_a.ipynb | yes | 100.0 | 900 |" in text
     partial = bench.write_report({**results, "course_notebooks": 8})
