@@ -583,7 +583,7 @@ about 88, giving inf/NaN maps; ours never forms it.)"""
 
 SPEED_NOTE = """**Where a target is missed, why.** SmoothGrad at batch 32 is compute-bound: 32 images x 20 samples
 are 640 forward+backward passes whichever library runs them (tf-keras-vis as 20 batches of 32, ours as batches of
-128). Ours runs at 1.0-1.2x that floor (the "x floor" column); tf-keras-vis at 2-3x, its eager per-call overhead.
+128). Ours runs at about that floor (0.9-1.2x in the "x floor" column); tf-keras-vis at 2-3x, its eager overhead.
 Batching the noisy copies removes that overhead (hence ratios near 0.1 at batch 1) but not the arithmetic, so at
 batch 32 the ratio is about 0.4-0.5; <= 0.2 would need tf-keras-vis to run at 5x the floor, or ours to do fewer passes
 than the method's `samples` (a different method). Saliency's "x floor" moves between about 0.9 and 1.3 from run to
