@@ -33,8 +33,6 @@ def _time(setter) -> float:
 
 def widget_latency(model: str = "fashion_vgg", repeats: int = 5) -> list[tuple[str, str, float, float]]:
     """``[(explorer, control, first draw s, median interaction s)]`` for every explorer and control."""
-    import numpy as np
-
     from course_utils import widgets
     from course_utils.data import FashionScenes
     from course_utils.models import load_model
@@ -56,19 +54,11 @@ def widget_latency(model: str = "fashion_vgg", repeats: int = 5) -> list[tuple[s
     for name, make in explorers.items():
         first = _time(make)
         box = make()
-        controls = [w for row in box.children[:-1] for w in (row.children if hasattr(row, "children") else [row])]
+        controls = _controls(box)
         for control in controls:
             times, start = [], control.value
             for k in range(repeats):
-                if hasattr(control, "options"):
-                    options = [o[1] if isinstance(o, tuple) else o for o in control.options]
-                    value = options[(options.index(control.value) + 1) % len(options)]
-                elif isinstance(control.value, bool):
-                    value = not control.value
-                else:
-                    value = type(control.value)(np.clip(control.value + control.step * (k + 1), control.min, control.max))
-                    if value == control.value:
-                        value = control.min
+                value = _next_value(control, k)
                 times.append(_time(lambda: setattr(control, "value", value)))
             control.value = start  # the next control is measured from the explorer's first state
             rows.append((name, control.description, first, statistics.median(times)))
@@ -91,16 +81,26 @@ def _moves(cm, steps: int | None, explorers: Sequence[str] | None = None) -> lis
     moves = []
     for name in explorers or makers:
         box = makers[name]()
-        controls = [w for row in box.children[:-1] for w in (row.children if hasattr(row, "children") else [row])]
+        controls = _controls(box)
         moves += [(f"{name}.{w.description}", w) for w in controls if w.description in ("layer", "channel", "class")]
     return moves
 
 
+def _controls(box) -> list:
+    """The controls of an explorer: every widget above its figure (the last child), rows flattened."""
+    return [w for row in box.children[:-1] for w in (row.children if hasattr(row, "children") else [row])]
+
+
 def _next_value(control, k: int):
+    """A new value for ``control``, as a user would set it: the next option, the other boolean, or
+    ``1 + k % 3`` steps on (back to the minimum past the maximum)."""
     if hasattr(control, "options"):
         options = [o[1] if isinstance(o, tuple) else o for o in control.options]
         return options[(options.index(control.value) + 1) % len(options)]
-    return control.min + (control.value - control.min + 1 + k % 3) % (control.max - control.min + 1)
+    if isinstance(control.value, bool):
+        return not control.value
+    value = control.value + control.step * (1 + k % 3)
+    return type(control.value)(value if value <= control.max else control.min)
 
 
 def _traces() -> int:
