@@ -515,7 +515,9 @@ def write_report(results: dict, path=None) -> str:
     lines += ["## The course's own cost", "",
               "Wall time of each notebook in a fresh kernel (papermill) and the peak resident memory of the kernel "
               "and its children (summed, sampled every 50 ms); MB = 2^20 bytes, so the 1.5 GB target is 1536 MB "
-              "(Binder allows about 2 GB).", ""]
+              "(Binder allows about 2 GB). Resident memory includes the pages of TensorFlow's libraries that the kernel maps "
+              "from the page cache: right after a fresh install, with those files still cached, the same notebooks "
+              "measured about 100 MB more (07 up to 1574 MB once), without using more memory of their own.", ""]
     course = results.get("course") or {}
     for key in ("default", "fast"):
         runs = course.get(key)
