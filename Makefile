@@ -21,7 +21,7 @@ lab: venv data  ## open the course in JupyterLab
 
 bench: venv data  ## docs/benchmarks.md: tf-keras-vis side by side, floor, widgets, leaks, ImageNet tier, and the cost of the last make course
 	$(PY) -m pip install -q -r requirements-bench.txt
-	$(PY) -m course_utils.bench report --out docs/benchmarks.md
+	$(PY) -m benchmarks.bench report --out docs/benchmarks.md
 
 models: venv data  ## retrain the bundled models in data/models (30-35 min each on 2 CPU cores)
 	$(PY) -m course_utils.train fashion_vgg

@@ -1,7 +1,10 @@
 """course_utils: the small library behind the "See inside CNNs" notebooks.
 
-One module per concern (see ../README.md):
+One module per concern (see ../README.md); imports flow one way, from ``base`` through the method
+modules to ``plotting`` and ``widgets`` (``tests/test_repository.py`` checks that there is no cycle):
 
+- :mod:`course_utils.base`        argument checks, the logits model of any ``CourseModel`` or ``keras.Model``,
+  map normalizing/resizing, mosaics, per-model caches (imports no other module of the package)
 - :mod:`course_utils.models`      one interface (:class:`CourseModel`) to ImageNet and bundled models
 - :mod:`course_utils.data`        Fashion-MNIST and the :class:`FashionScenes` generator
 - :mod:`course_utils.images`      loading sample or user photos
@@ -12,9 +15,9 @@ One module per concern (see ../README.md):
 - :mod:`course_utils.dream`       Deep Dream: octaves, detail re-injection, rolled tiles on size-agnostic trunks
 - :mod:`course_utils.embedding`   t-SNE / UMAP / PCA of layer activations, atlas binning and rendering
 - :mod:`course_utils.metrics`     is an explanation right? pointing game, deletion/insertion, sanity checks, PSNR/SSIM
-- :mod:`course_utils.plotting`, :mod:`course_utils.widgets`  figures and ipywidgets explorers
+- :mod:`course_utils.plotting`, :mod:`course_utils.widgets`  figures (drawing only) and ipywidgets explorers
 - :mod:`course_utils.train`       reproduces the bundled models in ``data/models``
-- :mod:`course_utils.runner`, :mod:`course_utils.bench`  run the notebooks headless; benchmarks
+- :mod:`course_utils.runner`       runs the notebooks headless (benchmarks live in ``benchmarks/``, outside the package)
 - :mod:`course_utils.colab`       the notebooks' guarded Colab set-up cell
 
 ``import course_utils`` imports no submodule, so it stays cheap (no TensorFlow).

@@ -8,7 +8,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from course_utils import models
+    from course_utils import base, models
 
     parser = argparse.ArgumentParser(prog="python -m course_utils")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "download-weights":
         if not models.network_available():
-            print(f"The network does not answer ({models.NETWORK_HOST[0]}): connect and try again.", file=sys.stderr)
+            print(f"The network does not answer ({base.NETWORK_HOST[0]}): connect and try again.", file=sys.stderr)
             return 1
         for name in args.names:
             models.load_model(name, verbose=False)

@@ -10,13 +10,13 @@ modified), and caches it per (model, layers) so widgets never rebuild or retrace
 from __future__ import annotations
 
 import difflib
-import weakref
 from typing import Sequence
 
 import numpy as np
 
+from course_utils.base import ModelLike, check_x, keras_model, model_cache
+
 _CONV_TYPES = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose")
-_CACHE: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
 
 
 def _is_model(layer) -> bool:
@@ -25,20 +25,25 @@ def _is_model(layer) -> bool:
     return isinstance(layer, keras.Model)
 
 
-def layer_paths(model, prefix: str = "") -> list[str]:
-    """Paths of every layer of ``model``, input to output, descending into nested models."""
+def _paths(model, prefix: str = "") -> list[str]:
     paths = []
     for layer in model.layers:
         path = prefix + layer.name
         paths.append(path)
         if _is_model(layer):
-            paths.extend(layer_paths(layer, path + "/"))
+            paths.extend(_paths(layer, path + "/"))
     return paths
 
 
-def conv_layers(model) -> list[str]:
+def layer_paths(model: ModelLike) -> list[str]:
+    """Paths of every layer of ``model``, input to output, descending into nested models."""
+    return _paths(keras_model(model))
+
+
+def conv_layers(model: ModelLike) -> list[str]:
     """Paths of the convolution layers of ``model`` (nested models resolved), input to output."""
-    return [p for p in layer_paths(model) if type(find_layer(model, p)).__name__ in _CONV_TYPES]
+    model = keras_model(model)
+    return [p for p in _paths(model) if type(find_layer(model, p)).__name__ in _CONV_TYPES]
 
 
 def _unknown(model, path: str) -> ValueError:
@@ -48,9 +53,10 @@ def _unknown(model, path: str) -> ValueError:
     return ValueError(f"layer {path!r} is not in model {model.name!r}. Valid conv layers, closest first: {shown}")
 
 
-def find_layer(model, path: str):
+def find_layer(model: ModelLike, path: str):
     """The layer at ``path`` (``"outer/inner"`` for nested models); ValueError listing the valid
     conv layers, closest names first, if there is none."""
+    model = keras_model(model)
     if not isinstance(path, str) or not path:
         raise ValueError(f"layer {path!r}: expected a layer name such as {conv_layers(model)[-1:]}")
     node = model
@@ -111,7 +117,7 @@ def _tapped(model, paths: Sequence[str]):
     return keras.Model(inputs, [recorded[p] for p in paths] + outputs)
 
 
-def feature_model(model, layers: str | Sequence[str]):
+def feature_model(model: ModelLike, layers: str | Sequence[str]):
     """Cached ``keras.Model``: ``x -> [acts of each layer..., logits]``.
 
     Args:
@@ -119,32 +125,31 @@ def feature_model(model, layers: str | Sequence[str]):
         layers: one path or a list of paths (see :func:`find_layer`).
     Returns: the same object for the same (model, layers), so tf.functions built on it are reused.
     """
+    model = keras_model(model)
     layers = (layers,) if isinstance(layers, str) else tuple(layers)
     for p in layers:
         find_layer(model, p)
-    per_model = _CACHE.setdefault(model, {})
+    per_model = model_cache(model, "features")
     if layers not in per_model:
         per_model[layers] = _tapped(model, layers)
     return per_model[layers]
 
 
-def get_activations(model, x: np.ndarray, layers: str | Sequence[str], batch_size: int = 64):
+def get_activations(model: ModelLike, x: np.ndarray, layers: str | Sequence[str], batch_size: int = 64):
     """Activations of ``layers`` for inputs ``x`` ``(N, H, W, 3)``.
 
     Returns one array ``(N, h, w, c)`` for a single layer name, else a list of arrays in order.
     """
-    from course_utils.attribution import _check_x
-
     single = isinstance(layers, str)
     sub = feature_model(model, layers)
-    x = _check_x(model, x)
+    x = check_x(model, x)
     n_layers = 1 if single else len(layers)
     chunks = [sub(x[i:i + batch_size], training=False)[:n_layers] for i in range(0, len(x), batch_size)]
     acts = [np.concatenate([np.asarray(c[k]) for c in chunks]) for k in range(n_layers)]
     return acts[0] if single else acts
 
 
-def channel_stats(model, x: np.ndarray, layers: Sequence[str], batch_size: int = 64) -> dict[str, dict]:
+def channel_stats(model: ModelLike, x: np.ndarray, layers: Sequence[str], batch_size: int = 64) -> dict[str, dict]:
     """Per-channel summary of ``layers`` over a data set ``x`` without keeping its activations.
 
     Returns ``{layer: {"max": (c,), "mean": (c,), "max_per_input": (N, c)}}``: the largest value each
@@ -152,11 +157,9 @@ def channel_stats(model, x: np.ndarray, layers: Sequence[str], batch_size: int =
     the inputs that excite a channel most). A channel whose ``max`` is 0 after a ReLU never fires:
     it is *dead* on this data. Introduced in notebooks/00_activation_grids.ipynb.
     """
-    from course_utils.attribution import _check_x
-
     layers = [layers] if isinstance(layers, str) else list(layers)
     sub = feature_model(model, layers)
-    x = _check_x(model, x)
+    x = check_x(model, x)
     peaks = {layer: [] for layer in layers}
     sums = {layer: 0.0 for layer in layers}
     for i in range(0, len(x), batch_size):
@@ -172,7 +175,7 @@ def channel_stats(model, x: np.ndarray, layers: Sequence[str], batch_size: int =
     return stats
 
 
-def top_patches(model, x: np.ndarray, images: np.ndarray, layer: str, channel: int, k: int = 9,
+def top_patches(model: ModelLike, x: np.ndarray, images: np.ndarray, layer: str, channel: int, k: int = 9,
                 stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` input patches that excite ``channel`` of ``layer`` most, one per input.
 

@@ -16,38 +16,11 @@ Introduced in notebooks/01_saliency_maps.ipynb.
 from __future__ import annotations
 
 import contextlib
-import weakref
-from typing import Callable
 
 import numpy as np
 
-Target = int | np.ndarray | Callable
-_GRAD_FNS: "weakref.WeakKeyDictionary[object, Callable]" = weakref.WeakKeyDictionary()
-
-
-def _check_x(model, x) -> np.ndarray:
-    if np.asarray(x).dtype == np.uint8:
-        raise ValueError("x of dtype uint8: expected preprocessed float inputs; pass images through "
-                         "CourseModel.preprocess first (it takes uint8 or [0, 1] images)")
-    x = np.asarray(x, np.float32)
-    want = tuple(model.inputs[0].shape[1:])
-    if x.ndim != 4 or any(w is not None and w != s for w, s in zip(want, x.shape[1:])) or len(x) == 0:
-        raise ValueError(f"x of shape {x.shape}: expected a batch (N, {', '.join(str(w) for w in want)}) "
-                         "of preprocessed inputs (CourseModel.preprocess)")
-    if not np.isfinite(x).all():
-        raise ValueError("x contains NaN or infinite values: expected finite preprocessed inputs")
-    return x
-
-
-def _check_target(target: Target, n: int, num_classes: int):
-    """A callable, or class indices ``(n,)`` with each in ``[0, num_classes)``."""
-    if callable(target):
-        return target
-    t = np.broadcast_to(np.asarray(target), (n,)) if np.ndim(target) == 0 else np.asarray(target)
-    if not np.issubdtype(t.dtype, np.integer) or t.shape != (n,) or (t < 0).any() or (t >= num_classes).any():
-        raise ValueError(f"target={target!r}: expected a class index in [0, {num_classes - 1}] (or {n} of them, "
-                         "one per image), or a callable logits -> (N,) score")
-    return t.astype(np.int64)
+from course_utils.base import (ModelLike, Target, check_target, check_x, keras_model, model_cache, normalize_maps,
+                               per_image_chunks)
 
 
 def score(logits, target):
@@ -72,38 +45,30 @@ def _compiled_gradient(model):
     """One ``tf.function`` per model (any batch size), so repeated calls and sliders never retrace."""
     import tensorflow as tf
 
-    if model not in _GRAD_FNS:
+    cache = model_cache(model, "gradient")
+    if "fn" not in cache:
         spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
-        _GRAD_FNS[model] = tf.function(lambda xb, tb: _gradient(model, xb, tb),
-                                       input_signature=[spec, tf.TensorSpec((None,), tf.int64)])
-    return _GRAD_FNS[model]
+        cache["fn"] = tf.function(lambda xb, tb: _gradient(model, xb, tb),
+                                  input_signature=[spec, tf.TensorSpec((None,), tf.int64)])
+    return cache["fn"]
 
 
-def input_gradients(model, x: np.ndarray, target: Target, batch_size: int = 64, eager: bool = False) -> np.ndarray:
+def input_gradients(model: ModelLike, x: np.ndarray, target: Target, batch_size: int = 64, eager: bool = False) -> np.ndarray:
     """``d score / d x`` ``(N, H, W, 3)`` for inputs ``x``, in batches of ``batch_size``.
 
     Class targets run through a cached ``tf.function``; callables (and ``eager=True``, which guided
     backprop needs so that swapped activations are seen) run eagerly."""
     import tensorflow as tf
 
-    x = _check_x(model, x)
-    target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    model = keras_model(model)
+    x = check_x(model, x)
+    target = check_target(target, len(x), model.outputs[0].shape[-1])
     fn = _gradient if eager or callable(target) else (lambda m, xb, tb: _compiled_gradient(m)(xb, tb))
     grads = []
     for i in range(0, len(x), batch_size):
         tb = target if callable(target) else tf.constant(target[i:i + batch_size])
         grads.append(fn(model, tf.constant(x[i:i + batch_size]), tb).numpy())
     return np.concatenate(grads)
-
-
-def normalize_maps(maps: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """Scale each map of ``(N, H, W)`` to [0, 1] by its own min and max; constant maps become 0."""
-    maps = np.asarray(maps, np.float32)
-    if maps.ndim != 3:
-        raise ValueError(f"maps of shape {maps.shape}: expected a batch of maps (N, H, W)")
-    lo = maps.min(axis=(1, 2), keepdims=True)
-    span = maps.max(axis=(1, 2), keepdims=True) - lo
-    return np.where(span > eps, (maps - lo) / np.maximum(span, eps), 0.0).astype(np.float32)
 
 
 def to_map(grads: np.ndarray, reduce: str = "max_abs") -> np.ndarray:
@@ -122,29 +87,23 @@ def to_map(grads: np.ndarray, reduce: str = "max_abs") -> np.ndarray:
     return normalize_maps(m)
 
 
-def vanilla_saliency(model, x, target: Target) -> np.ndarray:
+def vanilla_saliency(model: ModelLike, x, target: Target) -> np.ndarray:
     """``max_c |d logit / d x|``, per image normalized ``(N, H, W)``."""
     return to_map(input_gradients(model, x, target))
 
 
-def _per_image_chunks(x: np.ndarray, copies: int, batch_size: int):
-    """Slices of ``x`` holding about ``batch_size`` rows once each image is expanded ``copies`` times,
-    so memory stays bounded however many images are explained."""
-    per = max(1, batch_size // copies)
-    return (slice(i, i + per) for i in range(0, len(x), per))
-
-
-def smoothgrad(model, x, target: Target, samples: int = 20, noise: float = 0.15, seed: int = 0,
+def smoothgrad(model: ModelLike, x, target: Target, samples: int = 20, noise: float = 0.15, seed: int = 0,
                batch_size: int = 128, return_grads: bool = False) -> np.ndarray:
     """Average of the gradients of ``samples`` noisy copies of each input (noise std = ``noise`` times
     the input's value range). The copies go through the model in batches of ``batch_size``."""
-    x = _check_x(model, x)
+    model = keras_model(model)
+    x = check_x(model, x)
     if samples < 1:
         raise ValueError(f"samples={samples!r}: expected >= 1")
-    target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    target = check_target(target, len(x), model.outputs[0].shape[-1])
     rng = np.random.default_rng(seed)
     grads = np.empty_like(x)
-    for part in _per_image_chunks(x, samples, batch_size):
+    for part in per_image_chunks(x, samples, batch_size):
         xp = x[part]
         sigma = noise * (xp.max(axis=(1, 2, 3), keepdims=True) - xp.min(axis=(1, 2, 3), keepdims=True))
         noisy = xp[:, None] + sigma[:, None] * rng.standard_normal((len(xp), samples, *x.shape[1:]), np.float32)
@@ -165,19 +124,20 @@ def _baseline(baseline, x: np.ndarray) -> np.ndarray:
                          f"{x.shape[1:]}") from None
 
 
-def integrated_gradients(model, x, target: Target, baseline: np.ndarray | None = None, steps: int = 32,
+def integrated_gradients(model: ModelLike, x, target: Target, baseline: np.ndarray | None = None, steps: int = 32,
                          batch_size: int = 128) -> np.ndarray:
     """Attributions ``(N, H, W, 3)`` = ``(x - baseline) * mean of gradients along the straight path``
     (trapezoidal rule, ``steps`` intervals). Their sum approximates ``score(x) - score(baseline)``
     (completeness; check it with :func:`completeness_gap`). ``baseline`` defaults to zeros in x-space."""
-    x = _check_x(model, x)
+    model = keras_model(model)
+    x = check_x(model, x)
     if steps < 1:
         raise ValueError(f"steps={steps!r}: expected >= 1")
-    target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    target = check_target(target, len(x), model.outputs[0].shape[-1])
     base = _baseline(baseline, x)
     alphas = np.linspace(0, 1, steps + 1, dtype=np.float32)[None, :, None, None, None]
     attributions = np.empty_like(x)
-    for part in _per_image_chunks(x, steps + 1, batch_size):
+    for part in per_image_chunks(x, steps + 1, batch_size):
         path = base[part, None] + alphas * (x[part] - base[part])[:, None]  # (n, steps + 1, H, W, 3)
         t = target if callable(target) else np.repeat(target[part], steps + 1)
         grads = input_gradients(model, path.reshape(-1, *x.shape[1:]), t, batch_size).reshape(path.shape)
@@ -185,11 +145,12 @@ def integrated_gradients(model, x, target: Target, baseline: np.ndarray | None =
     return attributions
 
 
-def completeness_gap(model, x, target: Target, attributions: np.ndarray, baseline: np.ndarray | None = None
+def completeness_gap(model: ModelLike, x, target: Target, attributions: np.ndarray, baseline: np.ndarray | None = None
                      ) -> np.ndarray:
     """Relative error ``|sum(attr) - (score(x) - score(baseline))| / |score(x) - score(baseline)|`` per image."""
-    x = _check_x(model, x)
-    target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    model = keras_model(model)
+    x = check_x(model, x)
+    target = check_target(target, len(x), model.outputs[0].shape[-1])
     if np.shape(attributions) != x.shape:
         raise ValueError(f"attributions of shape {np.shape(attributions)}: expected x's shape {x.shape} "
                          "(integrated_gradients output)")
@@ -216,14 +177,14 @@ def _guided(fn):
 
 
 @contextlib.contextmanager
-def guided_relus(model):
+def guided_relus(model: ModelLike):
     """Inside this block, every ReLU of ``model`` (``activation="relu"`` layers and ``ReLU`` layers,
     nested models included) back-propagates with the guided rule. Restored on exit, even on error."""
     import keras
 
     relu = keras.activations.relu
     swapped = []
-    stack = [model]
+    stack = [keras_model(model)]
     try:
         while stack:
             for layer in stack.pop().layers:
@@ -244,9 +205,10 @@ def guided_relus(model):
                 setattr(layer, attr, old)
 
 
-def guided_backprop(model, x, target: Target) -> np.ndarray:
+def guided_backprop(model: ModelLike, x, target: Target) -> np.ndarray:
     """Guided backpropagation maps ``(N, H, W)``: input gradients with every ReLU's backward pass
     replaced by the guided rule (computed eagerly, so the swap is seen), then restored."""
+    model = keras_model(model)
     with guided_relus(model):
         grads = input_gradients(model, x, target, eager=True)
     return to_map(grads)
@@ -260,7 +222,7 @@ METHODS = {
 }
 
 
-def saliency(model, x, target: Target, method: str = "vanilla") -> np.ndarray:
+def saliency(model: ModelLike, x, target: Target, method: str = "vanilla") -> np.ndarray:
     """Normalized ``(N, H, W)`` map of one of :data:`METHODS` (default settings)."""
     if method not in METHODS:
         raise ValueError(f"method={method!r}: expected one of {sorted(METHODS)}")

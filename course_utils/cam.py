@@ -19,29 +19,26 @@ all-zero map, never NaN. Introduced in notebooks/05_gap_visualization.ipynb and 
 
 from __future__ import annotations
 
-import weakref
 from typing import Callable
 
 import numpy as np
 
-from course_utils.activations import conv_layers, feature_model, find_layer
-from course_utils.attribution import Target, _check_target, _check_x, guided_relus, input_gradients, normalize_maps, score
+from course_utils.activations import conv_layers, feature_model, find_layer, get_activations, layer_paths
+from course_utils.attribution import guided_relus, input_gradients, score
+from course_utils.base import ModelLike, Target, check_target, check_x, keras_model, model_cache, normalize_maps
 
-_FNS: "weakref.WeakKeyDictionary[object, dict[str, Callable]]" = weakref.WeakKeyDictionary()
 
-
-def spatial_layers(model) -> list[str]:
+def spatial_layers(model: ModelLike) -> list[str]:
     """Paths of the layers with a 4-D ``(N, h, w, K)`` output, input to output: the valid CAM layers."""
     import keras
 
-    from course_utils.activations import layer_paths
-
+    model = keras_model(model)
     layers = {path: find_layer(model, path) for path in layer_paths(model)}
     return [path for path, layer in layers.items()
             if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4]
 
 
-def check_layer(model, layer: str) -> str:
+def check_layer(model: ModelLike, layer: str) -> str:
     """``layer`` if it has a spatial output, else a ValueError naming it and the conv layers to use."""
     found = find_layer(model, layer)  # unknown names raise with the closest matches
     shape = tuple(found.output.shape)
@@ -56,7 +53,7 @@ def _compiled(model, layer: str) -> Callable:
     """``(x, target) -> (A, dS/dA)``, one ``tf.function`` per (model, layer), any batch size."""
     import tensorflow as tf
 
-    per_model = _FNS.setdefault(model, {})
+    per_model = model_cache(model, "cam")
     if layer not in per_model:
         sub = feature_model(model, layer)
 
@@ -71,13 +68,15 @@ def _compiled(model, layer: str) -> Callable:
     return per_model[layer]
 
 
-def layer_gradients(model, x, target: Target, layer: str, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def layer_gradients(model: ModelLike, x, target: Target, layer: str, batch_size: int = 64
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Activations ``A`` and gradients ``d score / d A`` of ``layer``, both ``(N, h, w, K)``."""
     import tensorflow as tf
 
-    x = _check_x(model, x)
+    model = keras_model(model)
+    x = check_x(model, x)
     check_layer(model, layer)
-    target = _check_target(target, len(x), model.outputs[0].shape[-1])
+    target = check_target(target, len(x), model.outputs[0].shape[-1])
     acts, grads = [], []
     for i in range(0, len(x), batch_size):
         xb = tf.constant(x[i:i + batch_size])
@@ -103,14 +102,14 @@ def _finish(maps: np.ndarray, size: tuple[int, int] | None, normalize: bool) -> 
     return normalize_maps(maps) if normalize else maps.astype(np.float32)
 
 
-def grad_cam(model, x, target: Target, layer: str, upsample: bool = True, normalize: bool = True) -> np.ndarray:
+def grad_cam(model: ModelLike, x, target: Target, layer: str, upsample: bool = True, normalize: bool = True) -> np.ndarray:
     """Grad-CAM: ``ReLU(sum_k w_k A_k)`` with ``w_k`` the spatial mean of ``d logit / d A_k``."""
     acts, grads = layer_gradients(model, x, target, layer)
     weights = grads.mean(axis=(1, 2), keepdims=True)
     return _finish(np.maximum((weights * acts).sum(-1), 0), tuple(np.shape(x)[1:3]) if upsample else None, normalize)
 
 
-def grad_cam_plus_plus(model, x, target: Target, layer: str, upsample: bool = True,
+def grad_cam_plus_plus(model: ModelLike, x, target: Target, layer: str, upsample: bool = True,
                        normalize: bool = True) -> np.ndarray:
     """Grad-CAM++: ``w_k = sum_ij alpha_kij ReLU(g_kij)``, ``alpha = g^2 / (2 g^2 + sum_ab A_kab g^3)``
     (0 where the denominator is 0), map ``ReLU(sum_k w_k A_k)``."""
@@ -122,22 +121,22 @@ def grad_cam_plus_plus(model, x, target: Target, layer: str, upsample: bool = Tr
     return _finish(np.maximum((weights * acts).sum(-1), 0), tuple(np.shape(x)[1:3]) if upsample else None, normalize)
 
 
-def guided_grad_cam(model, x, target: Target, layer: str) -> np.ndarray:
+def guided_grad_cam(model: ModelLike, x, target: Target, layer: str) -> np.ndarray:
     """Guided Grad-CAM ``(N, H, W)``: ``max_c |guided backprop(x)_c * Grad-CAM(x)|``, normalized."""
+    model = keras_model(model)
     heat = grad_cam(model, x, target, layer)
     with guided_relus(model):
         guided = input_gradients(model, x, target, eager=True)
     return normalize_maps(np.abs(guided * heat[..., None]).max(-1))
 
 
-def cam_weights(model, layer: str) -> np.ndarray:
+def cam_weights(model: ModelLike, layer: str) -> np.ndarray:
     """``(K, classes)`` CAM weights of ``layer``: the kernel of the Dense layer that reads its global
     average pool, or the identity when the layer has one map per class and the model ends in that pool
     (``fashion_gap``). ValueError if the model has no such head (use :func:`grad_cam` then)."""
     import keras
 
-    from course_utils.activations import layer_paths
-
+    model = keras_model(model)
     check_layer(model, layer)
     k, classes = find_layer(model, layer).output.shape[-1], model.outputs[0].shape[-1]
     last = find_layer(model, layer_paths(model)[-1])
@@ -152,16 +151,15 @@ def cam_weights(model, layer: str) -> np.ndarray:
     return np.asarray(dense[-1].kernel, np.float32)
 
 
-def cam(model, x, target, layer: str, upsample: bool = True, normalize: bool = True, relu: bool = False) -> np.ndarray:
+def cam(model: ModelLike, x, target, layer: str, upsample: bool = True, normalize: bool = True, relu: bool = False) -> np.ndarray:
     """Class activation map ``sum_k W[k, c] A_k`` of class indices ``target`` (Zhou et al. 2016).
     ``relu=True`` keeps only positive evidence (then it equals Grad-CAM up to scale, see notebook 05)."""
-    x = _check_x(model, x)
+    model = keras_model(model)
+    x = check_x(model, x)
     weights = cam_weights(model, layer)
-    t = _check_target(target, len(x), weights.shape[1])
+    t = check_target(target, len(x), weights.shape[1])
     if callable(t):
         raise ValueError("cam takes class indices as target, not a callable: its weights are one column per class")
-    from course_utils.activations import get_activations
-
     acts = get_activations(model, x, layer)
     maps = np.einsum("nhwk,kn->nhw", acts, weights[:, t])
     if relu:
@@ -173,7 +171,7 @@ METHODS = {"grad_cam": grad_cam, "grad_cam_plus_plus": grad_cam_plus_plus, "guid
            "cam": cam}
 
 
-def heatmap(model, x, target: Target, layer: str, method: str = "grad_cam") -> np.ndarray:
+def heatmap(model: ModelLike, x, target: Target, layer: str, method: str = "grad_cam") -> np.ndarray:
     """Normalized ``(N, H, W)`` heatmap of one of :data:`METHODS` at ``layer``."""
     if method not in METHODS:
         raise ValueError(f"method={method!r}: expected one of {sorted(METHODS)}")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils import DATA_DIR
+from course_utils.base import network_available
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ def _from_debian(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _from_keras(split: str) -> tuple[np.ndarray, np.ndarray]:
-    from course_utils.models import network_available
-
     if not network_available():
         raise ConnectionError("no network to download keras.datasets.fashion_mnist")
     import keras

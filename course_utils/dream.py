@@ -26,17 +26,15 @@ Introduced in notebooks/04_deep_dream.ipynb.
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from course_utils.activations import conv_layers, find_layer, split_paths
-from course_utils.optimization import _capped
+from course_utils.base import ModelLike, capped_steps, check_number, keras_model, model_cache
+from course_utils.models import course_model
 
-_TRUNKS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
-_DREAMERS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
 EPS = 1e-8  # in the gradient normalization: an all-zero gradient leaves the image unchanged
 
 
@@ -97,7 +95,7 @@ def _check_layers(model, layers: Sequence[str]) -> None:
                              f"(N, h, w, channels), e.g. one of the conv layers {conv_layers(model)[-4:]}")
 
 
-def trunk_model(model, layers: str | Sequence[str]):
+def trunk_model(model: ModelLike, layers: str | Sequence[str]):
     """Cached ``keras.Model``: images of any size ``(N, None, None, 3)`` -> ``[acts of each layer]``.
 
     Built on ``keras.Input((None, None, 3))`` by calling ``model``'s own layers (shared weights, nothing
@@ -106,9 +104,10 @@ def trunk_model(model, layers: str | Sequence[str]):
     """
     import keras
 
+    model = keras_model(model)
     layers = (layers,) if isinstance(layers, str) else tuple(layers)
     _check_layers(model, layers)
-    per_model = _TRUNKS.setdefault(model, {})
+    per_model = model_cache(model, "trunks")
     if layers not in per_model:
         dtype = model.inputs[0].dtype
         inputs = keras.Input((None, None, model.inputs[0].shape[-1]), dtype=dtype, name="image_any_size")
@@ -175,7 +174,8 @@ class Dreamer:
     :func:`dreamer` (cached per model and layers).
     """
 
-    def __init__(self, cm, layers: Sequence[str]):
+    def __init__(self, cm: ModelLike, layers: Sequence[str]):
+        cm = course_model(cm)
         import tensorflow as tf
 
         self.cm, self.layers = cm, tuple(layers)
@@ -285,10 +285,11 @@ def _trace_quietly(*functions) -> None:
         logger.setLevel(level)
 
 
-def dreamer(cm, layers: Sequence[str]) -> Dreamer:
+def dreamer(cm: ModelLike, layers: Sequence[str]) -> Dreamer:
     """The cached :class:`Dreamer` of ``cm`` and ``layers`` (a tuple of paths)."""
+    cm = course_model(cm)
     key = (tuple(layers), cm.spec.preprocess)
-    per_model = _DREAMERS.setdefault(cm.model, {})
+    per_model = model_cache(cm.model, "dreamers")
     if key not in per_model:
         per_model[key] = Dreamer(cm, key[0])
     return per_model[key]
@@ -333,17 +334,6 @@ def _check_image(image) -> np.ndarray:
     return arr
 
 
-def _check_number(name: str, value, low: float, high: float | None = None, integer: bool = False,
-                  low_open: bool = False) -> None:
-    kind = "an integer" if integer else "a number"
-    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer, np.floating))
-    ok = ok and not isinstance(value, bool) and np.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low) and (high is None or value <= high)
-    if not ok:
-        bound = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
-        raise ValueError(f"{name}={value!r}: expected {kind} {bound}")
-
-
 def _resize(image, size: tuple[int, int]):
     import tensorflow as tf
 
@@ -351,7 +341,7 @@ def _resize(image, size: tuple[int, int]):
     return tf.image.resize(image, size, method="bilinear", antialias=down)
 
 
-def dream(cm, image: np.ndarray, layers: str | Sequence[str] | Mapping[str, float] | None = None, steps: int = 20,
+def dream(cm: ModelLike, image: np.ndarray, layers: str | Sequence[str] | Mapping[str, float] | None = None, steps: int = 20,
           octaves: int = 4, octave_scale: float = 1.4, step_size: float = 0.005, squared: bool = False,
           tile_size: int = 512, roll: bool = True, seed: int = 0, progress: bool = True) -> DreamResult:
     """Deep Dream ``image`` ``(H, W, 3)`` in [0, 1] (any size, uint8 accepted) with ``cm``.
@@ -366,14 +356,15 @@ def dream(cm, image: np.ndarray, layers: str | Sequence[str] | Mapping[str, floa
         seed: seeds the rolls (the result is deterministic for a seed).
     Returns: a :class:`DreamResult` (final image, progression across octaves, objective history).
     """
+    cm = course_model(cm)
     from tqdm.auto import tqdm
 
     image = _check_image(image)
-    _check_number("steps", steps, 1, integer=True)
-    _check_number("octaves", octaves, 1, 12, integer=True)
-    _check_number("octave_scale", octave_scale, 1.0, 4.0, low_open=True)
-    _check_number("step_size", step_size, 0.0, 1.0, low_open=True)
-    _check_number("tile_size", tile_size, 1, integer=True)
+    steps = check_number("steps", steps, 1, integer=True)
+    octaves = check_number("octaves", octaves, 1, 12, integer=True)
+    octave_scale = check_number("octave_scale", octave_scale, 1.0, 4.0, low_open=True)
+    step_size = check_number("step_size", step_size, 0.0, 1.0, low_open=True)
+    tile_size = check_number("tile_size", tile_size, 1, integer=True)
     weights = _weights_of(layers, cm.dream_layers)
     d = dreamer(cm, list(weights))
     w = np.array(list(weights.values()), np.float32)
@@ -384,7 +375,7 @@ def dream(cm, image: np.ndarray, layers: str | Sequence[str] | Mapping[str, floa
         tile = tile_grid(*size, tile_size)
         smallest = tuple(n - (math.ceil(n / t) - 1) * t for n, t in zip(size, tile))  # the last row/column of tiles
         d.check_size(*smallest, what=f"the smallest tile of octave {k + 1} (tile_size={tile_size})")
-    steps = _capped(steps)
+    steps = capped_steps(steps)
     rng = np.random.default_rng(seed)
     base = np.asarray(image, np.float32)
     pyramid = [base] + [np.asarray(_resize(base, s)) for s in reversed(sizes[:-1])]  # large -> small

@@ -16,24 +16,27 @@ Introduced in notebooks/07_activation_atlas.ipynb.
 from __future__ import annotations
 
 import hashlib
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from course_utils import optimization as opt
+from course_utils.activations import feature_model
+from course_utils.base import ModelLike, model_cache, tile
+from course_utils.models import course_model
+
 METHODS = ("tsne", "umap", "pca")
 #: The main parameter of each method (``None``: it has none) and its default.
 PARAMETER = {"tsne": ("perplexity", 30), "umap": ("n_neighbors", 15), "pca": (None, None)}
 _LAYOUTS: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
 _MAX_LAYOUTS = 64
-_RENDERERS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
 
 
 # ---- vectors ---------------------------------------------------------------------------------------------
 
-def layer_vectors(cm, images: np.ndarray, layers: str | Sequence[str], batch_size: int = 64,
+def layer_vectors(cm: ModelLike, images: np.ndarray, layers: str | Sequence[str], batch_size: int = 64,
                   logits: bool = False):
     """One activation vector per image: ``layer``'s activations averaged over positions.
 
@@ -47,8 +50,7 @@ def layer_vectors(cm, images: np.ndarray, layers: str | Sequence[str], batch_siz
     ``mean(a) . v``), so an atlas cell's average vector and its icon's objective agree. Means are
     taken batch by batch: a 64x64x12 layer of 2,000 images is never held whole.
     """
-    from course_utils.activations import feature_model
-
+    cm = course_model(cm)
     single = isinstance(layers, str)
     names = [layers] if single else list(layers)
     if not names:
@@ -249,8 +251,6 @@ def directions(layer: str, vectors, cossim_pow: float = 0.0):
     """
     import tensorflow as tf
 
-    from course_utils.optimization import Objective
-
     def fn(a):
         t = a[layer]
         mean = tf.reduce_mean(t, axis=(1, 2)) if len(t.shape) == 4 else t
@@ -261,7 +261,7 @@ def directions(layer: str, vectors, cossim_pow: float = 0.0):
             dot = dot * tf.maximum(cos, 0.1) ** cossim_pow
         return dot
 
-    return Objective(fn, (layer,), f"directions({layer})")
+    return opt.Objective(fn, (layer,), f"directions({layer})")
 
 
 @dataclass
@@ -275,8 +275,6 @@ class Atlas:
 
     def mosaic(self, pad: int = 1) -> np.ndarray:
         """All icons as one image ``(grid * (H + pad) - pad, ..., 3)``, rows top to bottom."""
-        from course_utils.plotting import tile
-
         g = self.cells.grid
         return tile(self.icons.reshape(g * g, *self.icons.shape[2:]), g, pad=pad)
 
@@ -286,9 +284,7 @@ def _renderer(cm, layer: str, n: int, cossim_pow: float, learning_rate: float, s
     A cached one for up to ``2 n`` directions is reused (padding costs less than a new trace)."""
     import tensorflow as tf
 
-    from course_utils import optimization as opt
-
-    per_model = _RENDERERS.setdefault(cm.model, {})
+    per_model = model_cache(cm.model, "atlas_renderers")
     settings = (layer, float(cossim_pow), float(learning_rate), seed)
     sizes = sorted(k[1] for k in per_model if (k[0], *k[2:]) == settings and n <= k[1] <= 2 * n)
     key = (layer, sizes[0] if sizes else n, *settings[1:])
@@ -301,7 +297,7 @@ def _renderer(cm, layer: str, n: int, cossim_pow: float, learning_rate: float, s
     return per_model[key]
 
 
-def render_directions(cm, layer: str, vectors: np.ndarray, steps: int = 64, batch: int = 64,
+def render_directions(cm: ModelLike, layer: str, vectors: np.ndarray, steps: int = 64, batch: int = 64,
                       cossim_pow: float = 2.0, learning_rate: float = 0.1, seed: int = 0,
                       progress: bool = True) -> np.ndarray:
     """Feature visualizations ``(n, H, W, 3)`` in [0, 1] of the directions ``vectors`` ``(n, C)`` at ``layer``.
@@ -313,6 +309,7 @@ def render_directions(cm, layer: str, vectors: np.ndarray, steps: int = 64, batc
     The defaults gave the most varied icons on the bundled models (cosine power 2, learning rate 0.1).
     Icons are not bit-reproducible from call to call: the random transforms draw new values each run.
     """
+    cm = course_model(cm)
     from tqdm.auto import tqdm
 
     v = _check_vectors(vectors)
@@ -331,13 +328,14 @@ def render_directions(cm, layer: str, vectors: np.ndarray, steps: int = 64, batc
     return np.concatenate(out)
 
 
-def atlas(cm, layer: str, vectors: np.ndarray, xy: np.ndarray, grid: int = 10, min_count: int = 3,
+def atlas(cm: ModelLike, layer: str, vectors: np.ndarray, xy: np.ndarray, grid: int = 10, min_count: int = 3,
           steps: int = 64, batch: int = 64, seed: int = 0, progress: bool = True, **render) -> Atlas:
     """Render an activation atlas of ``layer`` from a layout ``xy`` ``(N, 2)`` of ``vectors`` ``(N, C)``
     (from :func:`layer_vectors` and :func:`project`): :func:`grid_cells`, then for every filled cell
     the feature visualization of its mean vector (:func:`render_directions`; ``render`` passes
     ``cossim_pow`` and ``learning_rate``). Empty cells stay white.
     """
+    cm = course_model(cm)
     cells = grid_cells(xy, vectors, grid, min_count)
     size = cm.input_size[0]
     icons = np.ones((grid * grid, size, size, 3), np.float32)
@@ -346,79 +344,3 @@ def atlas(cm, layer: str, vectors: np.ndarray, xy: np.ndarray, grid: int = 10, m
         icons[todo] = render_directions(cm, layer, cells.means.reshape(grid * grid, -1)[todo], steps, batch,
                                         seed=seed, progress=progress, **render)
     return Atlas(layer, cells, icons.reshape(grid, grid, size, size, 3))
-
-
-# ---- figures (draw only; they compute nothing a reader should see derived) ------------------------------
-
-def _thumbnail_canvas(images: np.ndarray, xy: np.ndarray, extent, grid: int, pixels: int = 32) -> np.ndarray:
-    """RGBA canvas ``(grid * pixels, grid * pixels, 4)``: in each cell of a ``grid`` x ``grid`` binning of
-    ``extent``, the thumbnail of the point nearest the cell's centre (transparent where a cell is empty)."""
-    from PIL import Image
-
-    x0, x1, y0, y1 = extent
-    canvas = np.zeros((grid * pixels, grid * pixels, 4), np.float32)
-    cx = (xy[:, 0] - x0) / max(x1 - x0, 1e-12) * grid
-    cy = (y1 - xy[:, 1]) / max(y1 - y0, 1e-12) * grid
-    col, row = np.clip(cx.astype(int), 0, grid - 1), np.clip(cy.astype(int), 0, grid - 1)
-    dist = (cx - col - 0.5) ** 2 + (cy - row - 0.5) ** 2
-    best: dict[tuple[int, int], int] = {}
-    for i in np.argsort(dist):
-        best.setdefault((row[i], col[i]), i)
-    for (r, c), i in best.items():
-        thumb = Image.fromarray((np.clip(images[i], 0, 1) * 255).astype(np.uint8)).resize((pixels - 2, pixels - 2))
-        canvas[r * pixels + 1:(r + 1) * pixels - 1, c * pixels + 1:(c + 1) * pixels - 1, :3] = np.asarray(thumb) / 255
-        canvas[r * pixels + 1:(r + 1) * pixels - 1, c * pixels + 1:(c + 1) * pixels - 1, 3] = 1.0
-    return canvas
-
-
-def plot_layout(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[str] | None = None,
-                images: np.ndarray | None = None, wrong: np.ndarray | None = None, thumbs: int = 12,
-                ax=None, title: str | None = None, legend: bool = True, size: float = 5.0):
-    """Scatter of a layout ``xy`` ``(N, 2)`` coloured by ``labels``; ``wrong`` (bool ``(N,)``) marks
-    misclassified points with a black ring; with ``images`` ``(N, H, W, 3)``, a ``thumbs`` x ``thumbs``
-    grid of thumbnails (the image nearest each cell's centre) is drawn faintly underneath."""
-    import matplotlib.pyplot as plt
-
-    xy, labels = np.asarray(xy), np.asarray(labels)
-    ax = ax or plt.subplots(figsize=(size, size))[1]
-    lo, hi = xy.min(0), xy.max(0)
-    pad = 0.03 * (hi - lo + 1e-12)
-    extent = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
-    if images is not None:
-        ax.imshow(_thumbnail_canvas(images, xy, extent, thumbs), extent=extent, alpha=0.75, zorder=0,
-                  interpolation="bilinear")
-    colors = plt.get_cmap("tab10")(labels % 10)
-    ax.scatter(xy[:, 0], xy[:, 1], c=colors, s=6 if images is None else 4, linewidths=0, zorder=1)
-    if wrong is not None and np.any(wrong):
-        ax.scatter(xy[wrong, 0], xy[wrong, 1], s=14, facecolors="none", edgecolors="k", linewidths=0.5, zorder=2)
-    ax.set_xlim(extent[0], extent[1])
-    ax.set_ylim(extent[2], extent[3])
-    ax.set_aspect("auto")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if legend and class_names is not None:
-        handles = [plt.Line2D([], [], ls="", marker="o", ms=4, color=plt.get_cmap("tab10")(k), label=n)
-                   for k, n in enumerate(class_names) if k in set(labels.tolist())]
-        if wrong is not None:
-            handles.append(plt.Line2D([], [], ls="", marker="o", ms=5, mfc="none", mec="k", label="misclassified"))
-        ax.legend(handles=handles, fontsize=6, loc="best", framealpha=0.8, markerscale=1)
-    if title:
-        ax.set_title(title, fontsize=9)
-    return ax.figure
-
-
-def plot_atlas(result: Atlas, ax=None, title: str | None = None, counts: bool = False, size: float = 5.0):
-    """The atlas icons as one mosaic (empty cells white); with ``counts``, each cell's number of images."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.subplots(figsize=(size, size))[1]
-    ax.imshow(result.mosaic(), interpolation="nearest")
-    ax.set_axis_off()
-    if counts:
-        step = result.icons.shape[2] + 1
-        for r, c in zip(*np.nonzero(result.cells.filled)):
-            ax.text(c * step + 1, r * step + 1, str(result.cells.counts[r, c]), fontsize=5, color="w", va="top",
-                    bbox=dict(boxstyle="square,pad=0.1", fc="k", ec="none", alpha=0.6))
-    ax.set_title(title or f"{result.layer}: {result.cells.n_filled} of {result.cells.grid ** 2} cells "
-                          f"(at least {result.cells.min_count} images each)", fontsize=9)
-    return ax.figure

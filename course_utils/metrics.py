@@ -16,13 +16,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-
-def _resize_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    from course_utils.plotting import upsample
-
-    if maps.shape[1:] == tuple(size):
-        return maps
-    return np.stack([upsample(m, size) for m in maps])
+from course_utils.base import resize_maps
 
 
 def pointing_game(heatmaps: np.ndarray, masks: np.ndarray, tolerance: int = 0) -> np.ndarray:
@@ -33,7 +27,7 @@ def pointing_game(heatmaps: np.ndarray, masks: np.ndarray, tolerance: int = 0) -
         raise ValueError(f"heatmaps {heatmaps.shape} and masks {masks.shape}: expected (N, h, w) and (N, H, W)")
     if not np.isfinite(heatmaps).all():
         raise ValueError("heatmaps contain NaN or infinite values: expected finite maps")
-    maps = _resize_maps(heatmaps, masks.shape[1:])
+    maps = resize_maps(heatmaps, masks.shape[1:])
     h, w = masks.shape[1:]
     flat = maps.reshape(len(maps), -1).argmax(1)
     ys, xs = np.divmod(flat, w)
@@ -151,7 +145,7 @@ def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.
     target = np.broadcast_to(np.asarray(target), (n,)).astype(np.int64)
     base = {"blur": lambda: _blur(images, sigma), "mean": lambda: np.broadcast_to(
         images.mean(axis=(1, 2), keepdims=True), images.shape), "zero": lambda: np.zeros_like(images)}[substrate]()
-    order = np.argsort(-_resize_maps(heatmaps, (h, w)).reshape(n, -1), axis=1, kind="stable")
+    order = np.argsort(-resize_maps(heatmaps, (h, w)).reshape(n, -1), axis=1, kind="stable")
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(h * w)[None], axis=1)
     rank = rank.reshape(n, h, w, 1)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +25,9 @@ from typing import Any
 import numpy as np
 
 from course_utils import MODELS_DIR
+from course_utils.base import ModelLike, keras_model, network_available
 from course_utils.data import CLASS_NAMES as FASHION_CLASSES
 
-NETWORK_HOST = ("storage.googleapis.com", 443)  # where keras.applications weights live
-NETWORK_TIMEOUT_S = 4.0
 _CACHE_DIR = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
@@ -212,29 +209,6 @@ class CourseModel:
         return np.stack([load_sample(names[i % len(names)], self.spec.size) for i in range(n)])
 
 
-def network_available(host: tuple[str, int] = NETWORK_HOST, timeout: float = NETWORK_TIMEOUT_S) -> bool:
-    """True if a TCP connection to ``host`` opens within ``timeout`` seconds in total (DNS included).
-
-    Runs in a daemon thread, so a hanging DNS lookup cannot hang the caller. ``COURSE_OFFLINE=1``
-    in the environment answers False at once.
-    """
-    if os.environ.get("COURSE_OFFLINE") == "1":
-        return False
-    result: list[bool] = []
-
-    def probe():
-        try:
-            socket.create_connection(host, timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
-
-
 def weights_path(name: str) -> Path:
     """Where Keras caches the ImageNet weights of ``name``."""
     if name not in IMAGENET_MODELS:
@@ -341,3 +315,28 @@ def load_model(name: str = "auto", *, kind: str = "vgg", weights: str | None = "
     model = _load_imagenet(name, weights)
     classes = _imagenet_class_names() if weights == "imagenet" else tuple(f"imagenet_{i}" for i in range(1000))
     return CourseModel(name, model, spec, classes, reason)
+
+
+def course_model(model: ModelLike) -> CourseModel:
+    """``model`` as a :class:`CourseModel`: a ``CourseModel`` as it is; a ``keras.Model`` (logits or a final
+    softmax/sigmoid, see :func:`course_utils.base.keras_model`) wrapped with **no preprocessing** (images in
+    [0, 1] go in as they are), classes named by index, its last conv layer for CAM, up to four conv layers
+    from early to deep as feature layers and its last two for Deep Dream. ValueError if it takes no square
+    RGB images of a fixed size (wrap such models in a ``CourseModel`` with a ``ModelSpec`` of your own)."""
+    if isinstance(model, CourseModel):
+        return model
+    from course_utils.activations import conv_layers
+
+    m = keras_model(model)
+    shape = tuple(m.inputs[0].shape[1:])
+    if len(shape) != 3 or shape[0] is None or shape[0] != shape[1] or shape[2] != 3:
+        raise ValueError(f"model {m.name!r} takes inputs of shape (N, {', '.join(map(str, shape))}): functions that "
+                         "make images (render, dream, atlas) need square RGB inputs of a fixed size (N, S, S, 3); "
+                         "build the model with keras.Input((S, S, 3))")
+    convs = conv_layers(m)
+    if not convs:
+        raise ValueError(f"model {m.name!r} has no convolution layer: the course's methods look at conv layers")
+    picks = list(dict.fromkeys(convs[round(k * (len(convs) - 1) / 3)] for k in range(4)))
+    spec = ModelSpec("custom", int(shape[0]), "none", convs[-1], tuple(picks), {p: 1.0 for p in convs[-2:]})
+    classes = tuple(f"class {k}" for k in range(m.outputs[0].shape[-1]))
+    return CourseModel(m.name, m, spec, classes, "a keras.Model passed in by the caller")

@@ -16,11 +16,14 @@ https://distill.pub/2017/feature-visualization/):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+
+from course_utils.activations import feature_model, find_layer
+from course_utils.base import ModelLike, capped_steps
+from course_utils.models import course_model
 
 IMAGE = "__image__"    # key of the image batch itself in the activations dict (for priors)
 LOGITS = "__logits__"  # key of the model's logits
@@ -47,11 +50,22 @@ class Objective:
         return self + (-1.0) * other
 
     def __mul__(self, k) -> "Objective":
-        """Scale by a number, or by a ``tf.Variable`` (changeable between runs of a :class:`Renderer`)."""
+        """Scale by a number, or by a ``tf.Variable`` (changeable between runs of a :class:`Renderer`):
+        write ``objective * variable``, with the variable on the right (see :meth:`__rmul__`)."""
         label = f"{k:g}" if isinstance(k, (int, float)) else "k"
         return Objective(lambda a: k * self(a), self.layers, f"{label} * {self.name}", self.channels)
 
-    __rmul__ = __mul__
+    def __rmul__(self, k) -> "Objective":
+        """``k * objective``. For ``variable * objective`` TensorFlow hands over a *copy* of the variable's
+        current value (not the variable), so later ``assign`` s would be ignored: that case warns."""
+        import tensorflow as tf
+
+        if isinstance(k, tf.Tensor) and not isinstance(k, tf.Variable):
+            import warnings
+
+            warnings.warn("tensor * objective: if that tensor is a tf.Variable, TensorFlow passed a copy of its value "
+                          "and later assign() calls will be ignored; write objective * variable instead", stacklevel=2)
+        return self * k
 
     def __neg__(self) -> "Objective":
         return -1.0 * self
@@ -294,11 +308,6 @@ def standard_transforms(size: int) -> list[Callable]:
 
 # ---- the loop -----------------------------------------------------------------------------------------------
 
-def _capped(steps: int) -> int:
-    cap = os.environ.get("COURSE_MAX_STEPS")
-    return min(steps, int(cap)) if cap else steps
-
-
 class Renderer:
     """A compiled optimization loop for one (model, objective, parameterization, transforms).
 
@@ -307,12 +316,11 @@ class Renderer:
     built with (a channel index, a prior's weight) between runs. :func:`render` is the one-shot form.
     """
 
-    def __init__(self, cm, objective: Objective, param=None, transforms: Sequence[Callable] | None = (),
+    def __init__(self, cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = (),
                  learning_rate: float = 0.05, n: int = 1, seed: int = 0):
+        cm = course_model(cm)
         import keras
         import tensorflow as tf
-
-        from course_utils.activations import feature_model, find_layer
 
         size = cm.input_size[0]
         tf.random.set_seed(seed)
@@ -369,7 +377,7 @@ class Renderer:
             if v.name != "learning_rate":
                 v.assign(np.zeros(v.shape, v.dtype))
         history = [self._call_step().numpy()
-                   for _ in tqdm(range(_capped(steps)), desc=self.objective.name[:40], disable=not progress, leave=False)]
+                   for _ in tqdm(range(capped_steps(steps)), desc=self.objective.name[:40], disable=not progress, leave=False)]
         return self.param().numpy(), np.array(history)
 
     def _call_step(self):
@@ -392,7 +400,7 @@ class Renderer:
             self._traced = True
 
 
-def render(cm, objective: Objective, param=None, transforms: Sequence[Callable] | None = (), steps: int = 256,
+def render(cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = (), steps: int = 256,
            learning_rate: float = 0.05, n: int = 1, seed: int = 0, progress: bool = True):
     """Maximize ``objective`` over images made by ``param`` (default :class:`Fourier`) with Adam.
 
@@ -402,4 +410,5 @@ def render(cm, objective: Objective, param=None, transforms: Sequence[Callable] 
         steps: gradient steps (capped by ``COURSE_MAX_STEPS``); ``n``: images optimized together.
     Returns: ``(images (n, H, W, 3) in [0, 1], history)`` where ``history`` is the objective per step ``(steps, n)``.
     """
+    cm = course_model(cm)
     return Renderer(cm, objective, param, transforms, learning_rate, n, seed).run(steps, progress)

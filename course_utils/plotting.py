@@ -4,9 +4,14 @@ none computes anything a reader should see derived in the notebook."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+from course_utils.base import normalize_maps, resize_map, tile
+
+if TYPE_CHECKING:
+    from course_utils.embedding import Atlas
 
 
 def _plt():
@@ -17,9 +22,7 @@ def _plt():
 
 def normalize(heatmap: np.ndarray) -> np.ndarray:
     """Scale one ``(h, w)`` map to [0, 1] by its own min and max; a constant map becomes all zeros
-    (never NaN). The one-map form of :func:`course_utils.attribution.normalize_maps`."""
-    from course_utils.attribution import normalize_maps
-
+    (never NaN). The one-map form of :func:`course_utils.base.normalize_maps`."""
     _one_map(heatmap)
     return normalize_maps(np.asarray(heatmap)[None])[0]
 
@@ -29,22 +32,13 @@ def _one_map(heatmap) -> None:
         raise ValueError(f"heatmap of shape {np.shape(heatmap)}: expected one map (h, w); pick one with maps[i]")
 
 
-def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of an ``(h, w)`` map to ``size`` ``(H, W)`` (for overlays on the input image)."""
-    from PIL import Image
-
-    _one_map(heatmap)
-    img = Image.fromarray(np.asarray(heatmap, np.float32), mode="F")
-    return np.asarray(img.resize((size[1], size[0]), Image.BILINEAR), np.float32)
-
-
 def overlay(image: np.ndarray, heatmap: np.ndarray, ax=None, alpha: float = 0.5, cmap: str = "jet",
             title: str | None = None):
     """Draw ``image`` ``(H, W, 3)`` with ``heatmap`` ``(h, w)`` (resized, normalized) on top."""
     plt = _plt()
     ax = ax or plt.subplots(figsize=(3, 3))[1]
     ax.imshow(image)
-    ax.imshow(normalize(upsample(heatmap, image.shape[:2])), cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+    ax.imshow(normalize(resize_map(heatmap, image.shape[:2])), cmap=cmap, alpha=alpha, vmin=0, vmax=1)
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=9)
@@ -74,23 +68,6 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
     return fig
 
 
-def tile(maps: np.ndarray, ncols: int, pad: int = 1, fill: float = 1.0) -> np.ndarray:
-    """Mosaic of ``maps`` ``(n, h, w)`` or ``(n, h, w, 3)`` in rows of ``ncols``, ``pad`` pixels apart.
-
-    One array drawn by one ``imshow`` is ~20x faster than a grid of axes, which keeps widgets snappy.
-    """
-    maps = np.asarray(maps)
-    if not isinstance(ncols, (int, np.integer)) or ncols < 1:
-        raise ValueError(f"ncols={ncols!r}: expected a whole number >= 1")
-    n, h, w = maps.shape[:3]
-    nrows = math.ceil(n / ncols)
-    out = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad, *maps.shape[3:]), fill, np.float32)
-    for i in range(n):
-        r, c = divmod(i, ncols)
-        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = maps[i]
-    return out
-
-
 def activation_grid(acts: np.ndarray, image: np.ndarray | None = None, channels: Sequence[int] | None = None,
                     ncols: int = 16, cmap: str = "inferno", shared_scale: bool = False, ax=None,
                     title: str | None = None, cell: float = 0.75):
@@ -114,7 +91,7 @@ def activation_grid(acts: np.ndarray, image: np.ndarray | None = None, channels:
     colours = plt.get_cmap(cmap)(maps)[..., :3]
     if image is not None:
         colours = np.stack([upsample_rgb(c, image.shape[:2]) for c in colours])
-        weight = np.stack([upsample(m, image.shape[:2]) for m in maps])[..., None].clip(0, 1)
+        weight = np.stack([resize_map(m, image.shape[:2]) for m in maps])[..., None].clip(0, 1)
         colours = (1 - 0.7 * weight) * image + 0.7 * weight * colours
     ncols = min(ncols, len(channels))
     mosaic = tile(colours, ncols)
@@ -137,4 +114,80 @@ def upsample_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of an ``(h, w, 3)`` float image to ``size`` ``(H, W)``."""
     if np.ndim(image) != 3:
         raise ValueError(f"image of shape {np.shape(image)}: expected one image (h, w, 3)")
-    return np.stack([upsample(image[..., k], size) for k in range(image.shape[-1])], -1)
+    return np.stack([resize_map(image[..., k], size) for k in range(image.shape[-1])], -1)
+
+
+# ---- t-SNE / UMAP layouts and activation atlases (notebooks/07) ----------------------------------------
+
+def _thumbnail_canvas(images: np.ndarray, xy: np.ndarray, extent, grid: int, pixels: int = 32) -> np.ndarray:
+    """RGBA canvas ``(grid * pixels, grid * pixels, 4)``: in each cell of a ``grid`` x ``grid`` binning of
+    ``extent``, the thumbnail of the point nearest the cell's centre (transparent where a cell is empty)."""
+    from PIL import Image
+
+    x0, x1, y0, y1 = extent
+    canvas = np.zeros((grid * pixels, grid * pixels, 4), np.float32)
+    cx = (xy[:, 0] - x0) / max(x1 - x0, 1e-12) * grid
+    cy = (y1 - xy[:, 1]) / max(y1 - y0, 1e-12) * grid
+    col, row = np.clip(cx.astype(int), 0, grid - 1), np.clip(cy.astype(int), 0, grid - 1)
+    dist = (cx - col - 0.5) ** 2 + (cy - row - 0.5) ** 2
+    best: dict[tuple[int, int], int] = {}
+    for i in np.argsort(dist):
+        best.setdefault((row[i], col[i]), i)
+    for (r, c), i in best.items():
+        thumb = Image.fromarray((np.clip(images[i], 0, 1) * 255).astype(np.uint8)).resize((pixels - 2, pixels - 2))
+        canvas[r * pixels + 1:(r + 1) * pixels - 1, c * pixels + 1:(c + 1) * pixels - 1, :3] = np.asarray(thumb) / 255
+        canvas[r * pixels + 1:(r + 1) * pixels - 1, c * pixels + 1:(c + 1) * pixels - 1, 3] = 1.0
+    return canvas
+
+
+def plot_layout(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[str] | None = None,
+                images: np.ndarray | None = None, wrong: np.ndarray | None = None, thumbs: int = 12,
+                ax=None, title: str | None = None, legend: bool = True, size: float = 5.0):
+    """Scatter of a layout ``xy`` ``(N, 2)`` coloured by ``labels``; ``wrong`` (bool ``(N,)``) marks
+    misclassified points with a black ring; with ``images`` ``(N, H, W, 3)``, a ``thumbs`` x ``thumbs``
+    grid of thumbnails (the image nearest each cell's centre) is drawn faintly underneath."""
+    import matplotlib.pyplot as plt
+
+    xy, labels = np.asarray(xy), np.asarray(labels)
+    ax = ax or plt.subplots(figsize=(size, size))[1]
+    lo, hi = xy.min(0), xy.max(0)
+    pad = 0.03 * (hi - lo + 1e-12)
+    extent = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
+    if images is not None:
+        ax.imshow(_thumbnail_canvas(images, xy, extent, thumbs), extent=extent, alpha=0.75, zorder=0,
+                  interpolation="bilinear")
+    colors = plt.get_cmap("tab10")(labels % 10)
+    ax.scatter(xy[:, 0], xy[:, 1], c=colors, s=6 if images is None else 4, linewidths=0, zorder=1)
+    if wrong is not None and np.any(wrong):
+        ax.scatter(xy[wrong, 0], xy[wrong, 1], s=14, facecolors="none", edgecolors="k", linewidths=0.5, zorder=2)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect("auto")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if legend and class_names is not None:
+        handles = [plt.Line2D([], [], ls="", marker="o", ms=4, color=plt.get_cmap("tab10")(k), label=n)
+                   for k, n in enumerate(class_names) if k in set(labels.tolist())]
+        if wrong is not None:
+            handles.append(plt.Line2D([], [], ls="", marker="o", ms=5, mfc="none", mec="k", label="misclassified"))
+        ax.legend(handles=handles, fontsize=6, loc="best", framealpha=0.8, markerscale=1)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax.figure
+
+
+def plot_atlas(result: "Atlas", ax=None, title: str | None = None, counts: bool = False, size: float = 5.0):
+    """The atlas icons as one mosaic (empty cells white); with ``counts``, each cell's number of images."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(size, size))[1]
+    ax.imshow(result.mosaic(), interpolation="nearest")
+    ax.set_axis_off()
+    if counts:
+        step = result.icons.shape[2] + 1
+        for r, c in zip(*np.nonzero(result.cells.filled)):
+            ax.text(c * step + 1, r * step + 1, str(result.cells.counts[r, c]), fontsize=5, color="w", va="top",
+                    bbox=dict(boxstyle="square,pad=0.1", fc="k", ec="none", alpha=0.6))
+    ax.set_title(title or f"{result.layer}: {result.cells.n_filled} of {result.cells.grid ** 2} cells "
+                          f"(at least {result.cells.min_count} images each)", fontsize=9)
+    return ax.figure

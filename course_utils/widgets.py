@@ -2,8 +2,9 @@
 used: ``IntSlider``, ``FloatLogSlider``, ``Dropdown``, ``Checkbox``, ``Image``, ``HBox``/``VBox``
 and ``observe``.
 
-Each explorer returns a ``VBox`` whose ``redraw()`` method draws the current state (used by tests to
-time an interaction). Figures are shown as PNG in an ``Image`` widget rather than through an
+Every explorer is built by one scaffold (:func:`_explorer`) and returns a ``VBox`` with ``controls``
+(``{name: widget}``, e.g. ``box.controls["layer"]``), ``figure`` (the ``Image`` widget) and ``redraw()``
+(draws the current state; tests and benchmarks time an interaction with it). Figures are shown as PNG in an ``Image`` widget rather than through an
 ``Output`` widget: that works the same in JupyterLab, Colab and headless runs (nbclient can hang on
 ``Output.clear_output(wait=True)``, see jupyter/nbclient#312). Sub-models are cached
 (:func:`course_utils.activations.feature_model`), so a slider move costs one forward pass, one
@@ -12,27 +13,44 @@ time an interaction). Figures are shown as PNG in an ``Image`` widget rather tha
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from course_utils import plotting
-from course_utils.activations import get_activations
+from course_utils.activations import get_activations, layer_paths
+from course_utils.base import ModelLike
+from course_utils.models import course_model
 
 
-def _show(out, fig, dpi: int = 80) -> None:
+def _show(out, fig, dpi: int = 80, compress_level: int = 6) -> None:
     """Render ``fig`` to PNG into the ``ipywidgets.Image`` ``out`` and close it."""
     import io
 
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": compress_level})
     plt.close(fig)
     out.value = buffer.getvalue()
 
 
-def activation_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = None, max_channels: int = 64,
+def _explorer(controls: Mapping[str, object], rows: Sequence[Sequence[str]], out, redraw: Callable,
+              handlers: Mapping[str, Callable] | None = None):
+    """The scaffold of every explorer: ``controls`` (name -> widget) laid out in ``rows`` of names above
+    the figure ``out``; a change of a control calls its handler in ``handlers``, else ``redraw``. Returns a
+    ``VBox`` with ``.controls``, ``.figure`` and ``.redraw``, drawn once."""
+    import ipywidgets as W
+
+    for name, control in controls.items():
+        control.observe((handlers or {}).get(name, redraw), names="value")
+    box = W.VBox([W.HBox([controls[name] for name in row]) for row in rows if row] + [out])
+    box.controls, box.figure, box.redraw = dict(controls), out, redraw
+    redraw()
+    return box
+
+
+def activation_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str] | None = None, max_channels: int = 64,
                         titles: Sequence[str] | None = None):
     """Sliders for image, layer, channel and overlay over ``images`` ``(N, H, W, 3)`` in [0, 1].
 
@@ -42,6 +60,7 @@ def activation_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = N
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
+    cm = course_model(cm)
     layers = list(layers or cm.feature_layers)
     images = cm.check_images(images)  # one image or a batch, uint8 or float -> float batch
     x = cm.preprocess(images)
@@ -80,17 +99,14 @@ def activation_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = N
         fig.tight_layout()
         _show(out, fig)
 
-    for w in (image_s, layer_d, channel_s, overlay_c):
-        w.observe(redraw, names="value")
-    box = W.VBox([W.HBox([image_s, layer_d]), W.HBox([channel_s, overlay_c]), out])
-    box.redraw = redraw
-    redraw()
-    return box
+    return _explorer({"image": image_s, "layer": layer_d, "channel": channel_s, "overlay": overlay_c},
+                     [["image", "layer"], ["channel", "overlay"]], out, redraw)
 
 
-def _heatmap_explorer(cm, images: np.ndarray, controls: list, heatmap, label, cmap: str, titles=None):
-    """Image slider and class dropdown (following the prediction) plus ``controls``; ``heatmap(x, c)`` gives the
-    ``(H, W)`` map of class ``c`` for one preprocessed image and ``label()`` the map's title."""
+def _heatmap_explorer(cm, images: np.ndarray, controls: dict, heatmap, label, cmap: str, titles=None):
+    """Image slider and class dropdown (following the prediction) plus ``controls`` (name -> widget);
+    ``heatmap(x, c)`` gives the ``(H, W)`` map of class ``c`` for one preprocessed image and ``label()`` the
+    map's title."""
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
@@ -123,16 +139,11 @@ def _heatmap_explorer(cm, images: np.ndarray, controls: list, heatmap, label, cm
         else:
             redraw()
 
-    image_s.observe(new_image, names="value")
-    for w in (class_d, *controls):
-        w.observe(redraw, names="value")
-    box = W.VBox([W.HBox([image_s, class_d]), W.HBox(controls), out])
-    box.redraw = redraw
-    redraw()
-    return box
+    return _explorer({"image": image_s, "class": class_d, **controls}, [["image", "class"], list(controls)], out,
+                     redraw, {"image": new_image})
 
 
-def saliency_explorer(cm, images: np.ndarray, methods: Sequence[str] | None = None,
+def saliency_explorer(cm: ModelLike, images: np.ndarray, methods: Sequence[str] | None = None,
                       titles: Sequence[str] | None = None):
     """Sliders for image, class and saliency method over ``images`` ``(N, H, W, 3)`` in [0, 1]:
     image, map and overlay side by side. Introduced in notebooks/01_saliency_maps.ipynb."""
@@ -140,13 +151,14 @@ def saliency_explorer(cm, images: np.ndarray, methods: Sequence[str] | None = No
 
     from course_utils.attribution import METHODS, saliency
 
+    cm = course_model(cm)
     methods = list(methods or METHODS)
     method_d = W.Dropdown(options=methods, value=methods[0], description="method")
-    return _heatmap_explorer(cm, images, [method_d], lambda x, c: saliency(cm.model, x, c, method=method_d.value)[0],
+    return _heatmap_explorer(cm, images, {"method": method_d}, lambda x, c: saliency(cm.model, x, c, method=method_d.value)[0],
                              lambda: method_d.value, "gray", titles)
 
 
-def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 32):
+def feature_explorer(cm: ModelLike, layers: Sequence[str] | None = None, steps: int = 32):
     """Sliders for layer, channel and parameterization; each change renders the image that maximizes
     the channel. One compiled :class:`~course_utils.optimization.Renderer` per (layer,
     parameterization) with the channel in a ``tf.Variable``, so moving the channel slider never
@@ -157,6 +169,7 @@ def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 32):
 
     from course_utils import optimization as opt
 
+    cm = course_model(cm)
     layers = list(layers or cm.feature_layers)
     size = cm.input_size[0]
     params = {"fourier": lambda: opt.Fourier(1, size), "pixels": lambda: opt.Pixels(1, size),
@@ -193,15 +206,11 @@ def feature_explorer(cm, layers: Sequence[str] | None = None, steps: int = 32):
         fig.tight_layout()
         _show(out, fig)
 
-    for w in (layer_d, channel_s, param_d):
-        w.observe(redraw, names="value")
-    box = W.VBox([W.HBox([layer_d, channel_s, param_d]), out])
-    box.redraw = redraw
-    redraw()
-    return box
+    return _explorer({"layer": layer_d, "channel": channel_s, "image as": param_d}, [["layer", "channel", "image as"]],
+                     out, redraw)
 
 
-def inversion_explorer(cm, image: np.ndarray, layers: Sequence[str] | None = None, steps: int = 36):
+def inversion_explorer(cm: ModelLike, image: np.ndarray, layers: Sequence[str] | None = None, steps: int = 36):
     """Sliders for layer and total-variation weight; each change inverts ``image`` ``(H, W, 3)`` from
     that layer. One compiled renderer per layer, the weight in a ``tf.Variable``.
     Introduced in notebooks/03_optimize_image_wrt_content.ipynb."""
@@ -212,6 +221,7 @@ def inversion_explorer(cm, image: np.ndarray, layers: Sequence[str] | None = Non
     from course_utils import optimization as opt
     from course_utils.metrics import psnr
 
+    cm = course_model(cm)
     layers = list(layers or cm.feature_layers)
     if np.ndim(image) != 3:
         raise ValueError(f"image of shape {np.shape(image)}: expected one image ({cm.input_size[0]}, "
@@ -224,7 +234,7 @@ def inversion_explorer(cm, image: np.ndarray, layers: Sequence[str] | None = Non
     weight = tf.Variable(0.5)
 
     def renderer(layer):
-        objective = opt.feature_match(layer, get_activations(cm.model, x0, layer)) - weight * opt.total_variation()
+        objective = opt.feature_match(layer, get_activations(cm.model, x0, layer)) - opt.total_variation() * weight
         r = opt.Renderer(cm, objective, opt.Pixels(1, cm.input_size[0], std=0.5))
         r.run(1, progress=False)  # trace the step now, not on the first slider move
         return r
@@ -244,15 +254,10 @@ def inversion_explorer(cm, image: np.ndarray, layers: Sequence[str] | None = Non
         fig.tight_layout()
         _show(out, fig)
 
-    for w in (layer_d, tv_s):
-        w.observe(redraw, names="value")
-    box = W.VBox([W.HBox([layer_d, tv_s]), out])
-    box.redraw = redraw
-    redraw()
-    return box
+    return _explorer({"layer": layer_d, "TV weight": tv_s}, [["layer", "TV weight"]], out, redraw)
 
 
-def dream_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = None, size: int = 112, steps: int = 6,
+def dream_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str] | None = None, size: int = 112, steps: int = 6,
                    octaves: int = 2, octave_scale: float = 1.4, step_size: float = 0.015):
     """Sliders for image, steps, octaves and one weight per layer; each change dreams the image
     (resized to ``size`` px) with :func:`course_utils.dream.dream`. All layers share one compiled step
@@ -261,10 +266,10 @@ def dream_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = None, 
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
-    from course_utils.activations import layer_paths
     from course_utils.dream import dream, dreamer
     from course_utils.images import resize
 
+    cm = course_model(cm)
     default = cm.dream_layers
     if layers is None:
         order = {p: k for k, p in enumerate(layer_paths(cm.model))}
@@ -293,16 +298,11 @@ def dream_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = None, 
         ax.set_axis_off()
         _show(out, fig)
 
-    for w in (image_s, steps_s, octaves_s, *weight_s):
-        w.observe(redraw, names="value")
-    box = W.VBox([W.HBox([image_s, steps_s, octaves_s]), W.HBox(weight_s[:4]), *(
-        [W.HBox(weight_s[4:])] if len(weight_s) > 4 else []), out])
-    box.redraw = redraw
-    redraw()
-    return box
+    controls = {"image": image_s, "steps/octave": steps_s, "octaves": octaves_s, **dict(zip(layers, weight_s))}
+    return _explorer(controls, [["image", "steps/octave", "octaves"], layers[:4], layers[4:]], out, redraw)
 
 
-def embedding_explorer(cm, images: np.ndarray, labels: np.ndarray, layers: Sequence[str] | None = None,
+def embedding_explorer(cm: ModelLike, images: np.ndarray, labels: np.ndarray, layers: Sequence[str] | None = None,
                        vectors: dict | None = None, predicted: np.ndarray | None = None,
                        methods: Sequence[str] = ("tsne", "umap", "pca"), grid: int = 8, min_count: int = 3,
                        seed: int = 0, max_members: int = 16):
@@ -317,7 +317,6 @@ def embedding_explorer(cm, images: np.ndarray, labels: np.ndarray, layers: Seque
     cell only redraws. A *new* t-SNE or UMAP layout of 2,000 points takes seconds, not the 0.5 s of a
     redraw: the figure's title says how long it took. Introduced in notebooks/07_activation_atlas.ipynb.
     """
-    import io
     import time
 
     import ipywidgets as W
@@ -325,6 +324,7 @@ def embedding_explorer(cm, images: np.ndarray, labels: np.ndarray, layers: Seque
 
     from course_utils import embedding
 
+    cm = course_model(cm)
     layers = list(layers or (vectors.keys() if vectors else cm.feature_layers))
     labels = np.asarray(labels)
     if vectors is None:
@@ -359,7 +359,7 @@ def embedding_explorer(cm, images: np.ndarray, labels: np.ndarray, layers: Seque
         fig.subplots_adjust(0.01, 0.01, 0.99, 0.93, wspace=0.04)  # fixed: tight_layout costs 0.1 s
         title = f"{layer}: {method}" + (f" ({name}={param_s.value})" if name else "")
         title += f", computed in {took:.1f} s (now cached)" if took > 0.5 else ""
-        embedding.plot_layout(xy, labels, cm.class_names, wrong=wrong, ax=axes[0], title=title)
+        plotting.plot_layout(xy, labels, cm.class_names, wrong=wrong, ax=axes[0], title=title)
         x0, x1, y0, y1 = cells.extent
         for k in range(1, grid):
             axes[0].axvline(x0 + k * (x1 - x0) / grid, color="0.85", lw=0.5, zorder=0)
@@ -377,10 +377,7 @@ def embedding_explorer(cm, images: np.ndarray, labels: np.ndarray, layers: Seque
                               fontsize=9)
         else:
             axes[1].text(0.5, 0.5, f"cell ({row_s.value}, {col_s.value}) is empty", ha="center", va="center")
-        buffer = io.BytesIO()  # as _show, with light PNG compression: 0.1 s less per redraw of 2,000 points
-        fig.savefig(buffer, format="png", dpi=80, pil_kwargs={"compress_level": 1})
-        plt.close(fig)
-        out.value = buffer.getvalue()
+        _show(out, fig, compress_level=1)  # light PNG compression: 0.1 s less per redraw of 2,000 points
 
     def new_method(change):
         name, value = defaults[change["new"]]
@@ -391,16 +388,12 @@ def embedding_explorer(cm, images: np.ndarray, labels: np.ndarray, layers: Seque
         state["quiet"] = False
         redraw()
 
-    method_d.observe(new_method, names="value")
-    for w in (layer_d, param_s, row_s, col_s):
-        w.observe(redraw, names="value")
-    box = W.VBox([W.HBox([layer_d, method_d, param_s]), W.HBox([row_s, col_s]), out])
-    box.redraw = redraw
-    redraw()
-    return box
+    controls = {"layer": layer_d, "method": method_d, "parameter": param_s, "cell row": row_s, "cell column": col_s}
+    return _explorer(controls, [["layer", "method", "parameter"], ["cell row", "cell column"]], out, redraw,
+                     {"method": new_method})
 
 
-def cam_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = None, methods: Sequence[str] | None = None,
+def cam_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str] | None = None, methods: Sequence[str] | None = None,
                  titles: Sequence[str] | None = None):
     """Controls for image, class, layer and CAM method (:mod:`course_utils.cam`) over ``images``
     ``(N, H, W, 3)`` in [0, 1]: the image, the heatmap, and the overlay. ``layers`` default to the model's
@@ -409,11 +402,12 @@ def cam_explorer(cm, images: np.ndarray, layers: Sequence[str] | None = None, me
 
     from course_utils.cam import METHODS, check_layer, heatmap
 
+    cm = course_model(cm)
     layers = [check_layer(cm.model, name) for name in (layers or cm.conv_layers[-3:] + [cm.last_conv_layer])]
     layers = list(dict.fromkeys(layers))
     methods = list(methods or [m for m in METHODS if m != "cam"])
     layer_d = W.Dropdown(options=layers, value=layers[-1], description="layer")
     method_d = W.Dropdown(options=methods, value=methods[0], description="method")
-    return _heatmap_explorer(cm, images, [layer_d, method_d],
+    return _heatmap_explorer(cm, images, {"layer": layer_d, "method": method_d},
                              lambda x, c: heatmap(cm.model, x, c, layer_d.value, method_d.value)[0],
                              lambda: f"{method_d.value} @ {layer_d.value}", "jet", titles)

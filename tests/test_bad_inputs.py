@@ -176,7 +176,7 @@ ROWS = [
     raises("attribution.completeness_gap", "attributions of the wrong shape",
            lambda e: f("attribution.completeness_gap")(e.tiny, e.x, 0, np.zeros((2, 8, 8))), "(2, 8, 8)",
            "(2, 8, 8, 3)"),
-    raises("attribution.normalize_maps", "one map without batch", lambda e: f("attribution.normalize_maps")(
+    raises("base.normalize_maps", "one map without batch", lambda e: f("base.normalize_maps")(
         np.zeros((8, 8))), "(8, 8)", "(N, H, W)"),
     raises("attribution.to_map", "maps instead of gradients", lambda e: f("attribution.to_map")(np.zeros((2, 8, 8))),
            "(2, 8, 8)", "(N, H, W, channels)"),
@@ -349,17 +349,31 @@ ROWS = [
     raises("optimization.render", "channel out of range on the ImageNet tier", lambda e: f("optimization.render")(
         e.imagenet, f("optimization.channel")(e.imagenet.feature_layers[0], 10_000), steps=1, progress=False),
         "10000 is out of range", "< 16"),
+    # ---- base: the checks every method uses -------------------------------------------------------------------
+    raises("base.keras_model", "not a model", lambda e: f("base.keras_model")("fashion_vgg"), "str", "load_model"),
+    raises("base.check_x", "HxWx3 without batch", lambda e: f("base.check_x")(e.tiny, e.x[0]), "(8, 8, 3)",
+           "(N, 8, 8, 3)"),
+    raises("base.check_target", "fractional class", lambda e: f("base.check_target")(1.5, 2, 3), "1.5", "[0, 2]"),
+    Handled("base.check_target", "a whole float class", lambda e: f("base.check_target")(2.0, 2, 3),
+            lambda r, e: r.dtype == np.int64 and r.tolist() == [2, 2]),
+    raises("base.check_index", "a bool", lambda e: f("base.check_index")(True, "channel", 6, "channel"), "True", "[0, 5]"),
+    raises("base.check_number", "NaN", lambda e: f("base.check_number")("learning_rate", float("nan"), 0, low_open=True),
+           "learning_rate=nan", "> 0"),
+    raises("models.course_model", "not a model", lambda e: f("models.course_model")(np.zeros(3)), "ndarray",
+           "keras.Model"),
     # ---- plotting -------------------------------------------------------------------------------------------
     raises("plotting.normalize", "a batch instead of one map", lambda e: f("plotting.normalize")(np.zeros((2, 8, 8))),
            "(2, 8, 8)", "(h, w)"),
-    raises("plotting.upsample", "a batch instead of one map",
-           lambda e: f("plotting.upsample")(np.zeros((2, 8, 8)), (64, 64)), "(2, 8, 8)", "(h, w)"),
+    raises("base.resize_map", "a batch instead of one map",
+           lambda e: f("base.resize_map")(np.zeros((2, 8, 8)), (64, 64)), "(2, 8, 8)", "(h, w)"),
+    raises("base.resize_maps", "one map instead of a batch",
+           lambda e: f("base.resize_maps")(np.zeros((8, 8)), (64, 64)), "(8,)", "(h, w)"),
     raises("plotting.upsample_rgb", "one map instead of an image",
            lambda e: f("plotting.upsample_rgb")(np.zeros((8, 8)), (64, 64)), "(8, 8)", "(h, w, 3)"),
     raises("plotting.overlay", "a batch of maps", lambda e: f("plotting.overlay")(e.image, np.zeros((2, 8, 8))),
            "(2, 8, 8)", "(h, w)"),
     raises("plotting.show_images", "no images", lambda e: f("plotting.show_images")([]), "no images", "at least one"),
-    raises("plotting.tile", "zero columns", lambda e: f("plotting.tile")(np.zeros((4, 8, 8)), 0), "ncols=0", ">= 1"),
+    raises("base.tile", "zero columns", lambda e: f("base.tile")(np.zeros((4, 8, 8)), 0), "ncols=0", ">= 1"),
     raises("plotting.activation_grid", "a batch of activations",
            lambda e: f("plotting.activation_grid")(np.zeros((1, 8, 8, 6))), "(1, 8, 8, 6)", "(h, w, channels)"),
     raises("plotting.activation_grid", "channel out of range",
@@ -370,10 +384,6 @@ ROWS = [
     Handled("runner.run_notebook", "missing notebook (reported, never raised)",
             lambda e: f("runner.run_notebook")(e.tmp / "99_missing.ipynb", e.tmp / "out", html=False),
             lambda r, e: not r.ok and "99_missing.ipynb" in r.error),
-    raises("bench.widget_latency", "unknown model", lambda e: f("bench.widget_latency")("alexnet"), "'alexnet'",
-           "fashion_vgg"),
-    raises("bench.leaks", "unknown explorer", lambda e: f("bench.leaks")(e.vgg, explorers=["atlas_explorer"]),
-           "atlas_explorer", "activation_explorer"),
     raises("train.train", "unknown model", lambda e: f("train.train")("alexnet"), "'alexnet'", "fashion_vgg"),
     raises("train.evaluate", "no scenes", lambda e: f("train.evaluate")(e.vgg.model, n=0), "n=0", "positive"),
     # ---- widgets --------------------------------------------------------------------------------------------
@@ -384,12 +394,12 @@ ROWS = [
         e.vgg, np.zeros((2, 32, 32, 3))), "(2, 32, 32, 3)", "(N, 64, 64, 3)"),
     Handled("widgets.activation_explorer", "one image instead of a batch",
             lambda e: f("widgets.activation_explorer")(e.vgg, e.image),
-            lambda r, e: r.children[0].children[0].max == 0 and bytes(r.children[-1].value).startswith(b"\x89PNG")),
+            lambda r, e: r.controls["image"].max == 0 and bytes(r.figure.value).startswith(b"\x89PNG")),
     raises("widgets.saliency_explorer", "unknown method",
            lambda e: f("widgets.saliency_explorer")(e.vgg, e.images, methods=["gradcam"]), "'gradcam'", "vanilla"),
     Handled("widgets.saliency_explorer", "one uint8 image instead of a float batch",
             lambda e: f("widgets.saliency_explorer")(e.vgg, (e.image * 255).astype(np.uint8), methods=["vanilla"]),
-            lambda r, e: r.children[0].children[0].max == 0 and bytes(r.children[-1].value).startswith(b"\x89PNG")),
+            lambda r, e: r.controls["image"].max == 0 and bytes(r.figure.value).startswith(b"\x89PNG")),
     raises("widgets.feature_explorer", "unknown layer",
            lambda e: f("widgets.feature_explorer")(e.vgg, layers=["block5_conv3"]), "'block5_conv3'", "block4_conv2"),
     raises("widgets.inversion_explorer", "a batch instead of one image",
@@ -473,7 +483,11 @@ NO_BAD_INPUT = {
     "models.CourseModel": "built by load_model (rows cover its methods)",
     "models.CourseModel.preprocess_tensor": "the unchecked, differentiable form of preprocess (used inside tapes)",
     "models.CourseModel.deprocess": "elementwise inverse of preprocess: any shape is valid",
-    "models.network_available": "no user input",
+    "base.network_available": "no user input",
+    "base.model_cache": "any object that can be weakly referenced keys a cache",
+    "base.compiled_functions": "no arguments",
+    "base.capped_steps": "reads COURSE_MAX_STEPS; every caller checks its steps",
+    "base.per_image_chunks": "internal batching of checked inputs (smoothgrad, integrated_gradients check them)",
     "optimization.Objective": "built by the objective helpers, which have rows",
     "optimization.total_variation": "no arguments",
     "optimization.l2": "any centre is valid",
@@ -482,15 +496,6 @@ NO_BAD_INPUT = {
     "optimization.Renderer.run": "any step count is valid (0 returns the initial image)",
     "runner.RunResult": "a record",
     "runner.main": "command line: argparse names the bad argument and the valid choices",
-    "bench.activation_maximization_speed": "benchmark internals behind `make bench`, called with fixed arguments (tests/test_bench.py)",
-    "bench.compare_tkv": "benchmark internals behind `make bench`, called with fixed arguments (tests/test_bench.py)",
-    "bench.course_cost": "benchmark internals behind `make bench`, called with fixed arguments (tests/test_bench.py)",
-    "bench.imagenet_tier": "benchmark internals behind `make bench`, called with fixed arguments (tests/test_bench.py)",
-    "bench.machine_info": "benchmark internals behind `make bench`, called with fixed arguments (tests/test_bench.py)",
-    "bench.pearson_per_image": "benchmark internals behind `make bench`, called with fixed arguments (tests/test_bench.py)",
-    "bench.report": "benchmark internals behind `make bench`, called with fixed arguments (tests/test_bench.py)",
-    "bench.write_report": "benchmark internals behind `make bench`, called with fixed arguments (tests/test_bench.py)",
-    "bench.main": "command line: argparse names the bad argument and the valid choices",
     "train.main": "command line: argparse names the bad argument and the valid choices",
     "train.layer_summary": "takes only a model",
     "dream.min_side": "takes a trunk built by trunk_model",
@@ -505,7 +510,7 @@ NO_BAD_INPUT = {
     "embedding.Grid": "a record built by grid_cells (which has rows)",
     "embedding.Atlas": "a record built by atlas (which has a row)",
     "embedding.Atlas.mosaic": "any padding is valid",
-    "embedding.plot_atlas": "takes an Atlas built by atlas",
+    "plotting.plot_atlas": "takes an Atlas built by atlas",
     "train.build_fashion_vgg": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",
     "train.build_fashion_gap": "maintainer builders: num_classes is fixed by the data",
     "train.build_fashion_watermark": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",
@@ -516,16 +521,8 @@ NO_BAD_INPUT = {
 KNOWN_GAPS = {
     "embedding.Grid.cell_box": "a cell out of range returns a box outside the layout instead of a ValueError",
     "embedding.directions": "vectors of the wrong width fail inside TensorFlow (atlas checks it first)",
-    "embedding.plot_layout": "xy and labels of different lengths fail inside matplotlib",
+    "plotting.plot_layout": "xy and labels of different lengths fail inside matplotlib",
 }
-
-
-def _exists(path: str) -> bool:
-    try:
-        f(path)
-        return True
-    except (ImportError, AttributeError):
-        return False
 
 
 def public_functions() -> list[str]:
@@ -559,8 +556,6 @@ def _id(row) -> str:
 
 @pytest.mark.parametrize("row", ROWS, ids=[_id(r) for r in ROWS])
 def test_bad_input(row, env):
-    if not _exists(row.fn):
-        pytest.skip(f"{row.fn} does not exist (yet)")
     if isinstance(row, Handled):
         result = row.call(env)
         assert row.check(result, env), f"{_id(row)}: returned {result!r:.300}"

@@ -3,8 +3,9 @@
 import json
 
 import numpy as np
+import pytest
 
-from course_utils import bench
+from benchmarks import bench
 
 
 def test_pearson_per_image_handles_constant_maps():
@@ -59,3 +60,12 @@ def test_course_cost_reads_the_runner_summaries(tmp_path):
     (tmp_path / "build" / "course" / "summary.json").write_text(json.dumps(runs))
     cost = bench.course_cost(tmp_path)
     assert cost["default"] == runs and cost["fast"] is None and cost["default_when"].startswith("20")
+
+
+def test_bench_names_a_bad_model_or_explorer():
+    from course_utils.models import load_model
+
+    with pytest.raises(ValueError, match="'alexnet'.*fashion_vgg"):
+        bench.widget_latency("alexnet")
+    with pytest.raises(ValueError, match="atlas_explorer.*activation_explorer"):
+        bench.leaks(load_model("fashion_vgg", verbose=False), explorers=["atlas_explorer"])

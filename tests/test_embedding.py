@@ -183,11 +183,12 @@ def test_embedding_explorer_controls_change_the_picture(cm, scenes):
 
     box = embedding_explorer(cm, scenes.images, scenes.label, layers=["block3_conv2", "block4_conv2"],
                              methods=("pca", "tsne"), grid=4)
-    layer_d, method_d, param_s, row_s, col_s = [w for row in box.children[:-1] for w in row.children]
-    assert param_s.disabled and bytes(box.children[-1].value).startswith(b"\x89PNG")
-    seen = {bytes(box.children[-1].value)}
+    layer_d, method_d, param_s, row_s, col_s = box.controls.values()
+    assert list(box.controls) == ["layer", "method", "parameter", "cell row", "cell column"]
+    assert param_s.disabled and bytes(box.figure.value).startswith(b"\x89PNG")
+    seen = {bytes(box.figure.value)}
     for widget, value in [(row_s, 0), (col_s, 3), (layer_d, "block3_conv2"), (method_d, "tsne"), (param_s, 10)]:
         widget.value = value
-        seen.add(bytes(box.children[-1].value))
+        seen.add(bytes(box.figure.value))
     assert len(seen) == 6
     assert param_s.description == "perplexity" and not param_s.disabled

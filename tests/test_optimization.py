@@ -114,3 +114,17 @@ def test_out_of_range_channel_or_class(cm, objective, bad):
     with pytest.raises(ValueError) as e:
         O.render(cm, objective(), steps=1, progress=False)
     assert bad in str(e.value)
+
+
+def test_a_variable_weight_changes_the_render_between_runs(cm):
+    """``objective * variable`` reads the variable at every step (the inversion widget's TV slider); the
+    reversed order gets a copy of its value from TensorFlow, and says so."""
+    import tensorflow as tf
+
+    w = tf.Variable(0.001)
+    r = O.Renderer(cm, O.channel(cm.feature_layers[0], 1) - O.total_variation() * w, O.Pixels(1, cm.input_size[0], std=0.5))
+    low = r.run(3, progress=False)[1]
+    w.assign(10.0)
+    assert not np.allclose(r.run(3, progress=False)[1], low)
+    with pytest.warns(UserWarning, match="objective \\* variable"):
+        w * O.total_variation()

@@ -1,6 +1,7 @@
 """The repository's promises: one repository URL everywhere, README lists the notebooks, each
 notebook follows the template (Colab cell, parameters cell), CI runs the README's test command."""
 
+import ast
 import re
 import tomllib
 
@@ -53,3 +54,77 @@ def test_notebook_template(path):
     assert len(params) == 1 and 'MODEL = "auto"' in params[0].source and "FAST" in params[0].source
     assert any(c.outputs for c in code), "commit notebooks executed"
     assert nb.cells[-1].cell_type == "markdown" or any("Exercise" in c.source for c in nb.cells)
+
+
+# ---- the module graph flows one way -----------------------------------------------------------------------------
+
+def _course_imports(path) -> list[tuple[str, str, int]]:
+    """``(imported module, name, line)`` for every import of a course_utils module in ``path``, function-level
+    imports included; imports under ``if TYPE_CHECKING:`` are type hints only and left out."""
+    tree = ast.parse(path.read_text())
+    hints = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+             for stmt in node.body for n in ast.walk(stmt)}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in hints:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "course_utils":
+            for alias in node.names:
+                if node.module == "course_utils" and (ROOT / "course_utils" / f"{alias.name}.py").exists():
+                    found.append((f"course_utils.{alias.name}", "", node.lineno))  # a submodule
+                else:
+                    found.append((node.module, alias.name, node.lineno))
+        elif isinstance(node, ast.Import):
+            found += [(a.name, "", node.lineno) for a in node.names if a.name.startswith("course_utils.")]
+    return found
+
+
+def _module_graph() -> dict[str, set[str]]:
+    graph = {}
+    for path in sorted((ROOT / "course_utils").glob("*.py")):
+        me = f"course_utils.{path.stem}"
+        graph[me] = {m for m, _, _ in _course_imports(path) if m not in ("course_utils", me)}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` as a path ``[a, b, ..., a]``, or ``[]``."""
+    state: dict[str, int] = {}
+
+    def visit(node, trail):
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt]
+            if nxt not in state and (found := visit(nxt, trail + [nxt])):
+                return found
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start, [start])):
+            return found
+    return []
+
+
+def test_no_import_cycle_between_course_modules():
+    graph = _module_graph()
+    assert graph["course_utils.base"] == set(), "base must import no other course_utils module"
+    assert not (cycle := _cycle(graph)), f"import cycle: {' -> '.join(cycle)}"
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_imports_a_private_name_of_another():
+    private = [f"{path.name}:{line}: {module}.{name}" for path in sorted((ROOT / "course_utils").glob("*.py"))
+               for module, name, line in _course_imports(path) if name.startswith("_")]
+    assert not private, f"private names imported across modules (make them public or move them to base): {private}"
+
+
+def test_benchmarks_live_outside_the_installed_package():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["packages"] == ["course_utils"]
+    assert (ROOT / "benchmarks" / "bench.py").exists() and not (ROOT / "course_utils" / "bench.py").exists()

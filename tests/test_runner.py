@@ -1,7 +1,6 @@
 import json
 
 import nbformat
-import pytest
 
 from course_utils import runner
 

@@ -1,8 +1,8 @@
 """Benchmarks that are measured, not asserted in unit tests.
 
-    python -m course_utils.bench widgets     # latency of one widget interaction, bundled model
-    python -m course_utils.bench leaks       # memory growth and tf.function retracing over 100 slider moves
-    python -m course_utils.bench report      # all of it, side by side with tf-keras-vis -> docs/benchmarks.md
+    python -m benchmarks.bench widgets     # latency of one widget interaction, bundled model
+    python -m benchmarks.bench leaks       # memory growth and tf.function retracing over 100 slider moves
+    python -m benchmarks.bench report      # all of it, side by side with tf-keras-vis -> docs/benchmarks.md
 
 Each interaction sets one control of an explorer (exactly what a slider move does) and times until
 its figure is rendered to PNG; the first draw (which builds and traces sub-models) is excluded and
@@ -54,14 +54,13 @@ def widget_latency(model: str = "fashion_vgg", repeats: int = 5) -> list[tuple[s
     for name, make in explorers.items():
         first = _time(make)
         box = make()
-        controls = _controls(box)
-        for control in controls:
+        for label, control in box.controls.items():
             times, start = [], control.value
             for k in range(repeats):
                 value = _next_value(control, k)
                 times.append(_time(lambda: setattr(control, "value", value)))
             control.value = start  # the next control is measured from the explorer's first state
-            rows.append((name, control.description, first, statistics.median(times)))
+            rows.append((name, label, first, statistics.median(times)))
     return rows
 
 
@@ -73,22 +72,20 @@ def _moves(cm, steps: int | None, explorers: Sequence[str] | None = None) -> lis
     makers = {"activation_explorer": lambda: widgets.activation_explorer(cm, images),
               "saliency_explorer": lambda: widgets.saliency_explorer(cm, images, methods=["vanilla"]),
               "feature_explorer": lambda: widgets.feature_explorer(cm, **({} if steps is None else {"steps": steps}))}
-    if hasattr(widgets, "cam_explorer"):  # notebook 06's explorer, where it exists
-        makers["cam_explorer"] = lambda: widgets.cam_explorer(cm, images)
+    makers["cam_explorer"] = lambda: widgets.cam_explorer(cm, images)
     unknown = sorted(set(explorers or ()) - set(makers))
     if unknown:
         raise ValueError(f"explorers {unknown}: expected some of {sorted(makers)}")
     moves = []
     for name in explorers or makers:
         box = makers[name]()
-        controls = _controls(box)
-        moves += [(f"{name}.{w.description}", w) for w in controls if w.description in ("layer", "channel", "class")]
+        moves += [(f"{name}.{key}", w) for key, w in box.controls.items() if key in ("layer", "channel", "class")]
     return moves
 
 
 def _controls(box) -> list:
-    """The controls of an explorer: every widget above its figure (the last child), rows flattened."""
-    return [w for row in box.children[:-1] for w in (row.children if hasattr(row, "children") else [row])]
+    """The controls of an explorer (``box.controls``, the scaffold every explorer shares)."""
+    return list(box.controls.values())
 
 
 def _next_value(control, k: int):
@@ -104,19 +101,10 @@ def _next_value(control, k: int):
 
 
 def _traces() -> int:
-    """Traces so far of the tf.functions the library caches per model (gradients, CAM)."""
-    import importlib
+    """Traces so far of the tf.functions the library caches per model (gradients, CAM, ...)."""
+    from course_utils.base import compiled_functions
 
-    total = 0
-    for module, attr in (("course_utils.attribution", "_GRAD_FNS"), ("course_utils.cam", "_FNS")):
-        try:
-            cache = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            continue
-        for value in list(cache.values()):
-            for fn in (value.values() if isinstance(value, dict) else [value]):
-                total += fn.experimental_get_tracing_count()
-    return total
+    return sum(fn.experimental_get_tracing_count() for fn in compiled_functions())
 
 
 def leaks(model: str | CourseModel = "fashion_vgg", calls: int = 100, warmup: int = 40, steps: int | None = None,
@@ -217,11 +205,11 @@ def _our_noise(x, samples: int, seed: int, batch_size: int = 128) -> "np.ndarray
     """The standard-normal draws ``(N, S, H, W, C)`` that ``attribution.smoothgrad`` makes for ``x``."""
     import numpy as np
 
-    from course_utils.attribution import _per_image_chunks
+    from course_utils.base import per_image_chunks
 
     rng = np.random.default_rng(seed)
     return np.concatenate([rng.standard_normal((len(x[p]), samples, *x.shape[1:]), np.float32)
-                           for p in _per_image_chunks(x, samples, batch_size)])
+                           for p in per_image_chunks(x, samples, batch_size)])
 
 
 def _gradcam_pp_tkv_convention(acts, g) -> "np.ndarray":
@@ -238,6 +226,21 @@ def _gradcam_pp_tkv_convention(acts, g) -> "np.ndarray":
     return np.maximum((weights * acts).sum(-1), 0)
 
 
+def _floor(model):
+    """One compiled forward+backward pass of ``model``: ``(x, classes) -> d logit / d x`` (the floor any
+    gradient method pays)."""
+    import tensorflow as tf
+
+    @tf.function
+    def gradient(x, target):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            s = tf.gather(model(x, training=False), target, axis=1, batch_dims=1)
+        return tape.gradient(s, x)
+
+    return gradient
+
+
 def compare_tkv(model: str = "fashion_vgg", batches: Sequence[int] = (1, 32), samples: int = 20, noise: float = 0.15,
                 repeats: int = 3, seed: int = 0) -> list[dict]:
     """Agreement (per-image Pearson r after min-max normalizing both) and speed of our methods against
@@ -252,7 +255,7 @@ def compare_tkv(model: str = "fashion_vgg", batches: Sequence[int] = (1, 32), sa
     from tf_keras_vis.utils.scores import CategoricalScore
 
     from course_utils import attribution, cam
-    from course_utils.attribution import _compiled_gradient, normalize_maps
+    from course_utils.base import normalize_maps
     from course_utils.models import load_model
 
     cm = load_model(model, verbose=False)
@@ -263,7 +266,8 @@ def compare_tkv(model: str = "fashion_vgg", batches: Sequence[int] = (1, 32), sa
         target = np.argmax(m.predict(x, verbose=0), -1)
         score = CategoricalScore(list(target))
         xt, tt = tf.constant(x), tf.constant(target.astype(np.int64))
-        floor_fn = lambda: _compiled_gradient(m)(xt, tt).numpy()  # noqa: E731
+        floor = _floor(m)
+        floor_fn = lambda: floor(xt, tt).numpy()  # noqa: E731
         sal, gc, gcpp = Saliency(m, clone=False), Gradcam(m, clone=False), GradcamPlusPlus(m, clone=False)
         z = _our_noise(x, samples, seed)
         ours_sg = attribution.smoothgrad(m, x, target, samples, noise, seed, return_grads=True)
@@ -456,7 +460,7 @@ def write_report(results: dict, path=None) -> str:
 
     m = results.get("machine") or {}
     lines = ["# Benchmarks", "",
-             "Generated by `make bench` (`python -m course_utils.bench report`); do not edit by hand.", ""]
+             "Generated by `make bench` (`python -m benchmarks.bench report`); do not edit by hand.", ""]
     lines += ["## Machine", ""]
     if m:
         lines += [f"- CPU: {m.get('cpu')} ({m.get('cores')} cores), memory {m.get('memory')}",
@@ -631,7 +635,7 @@ def report(path: str = "docs/benchmarks.md", repeats: int = 3, imagenet: bool = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n")[0])
     parser.add_argument("what", choices=["widgets", "leaks", "report"])
     parser.add_argument("--model", default="fashion_vgg")
     parser.add_argument("--repeats", type=int, default=5)
