@@ -197,6 +197,8 @@ def test_cache_is_used_and_a_corrupt_cache_is_rebuilt(cm, cache_dir, capsys, mon
     assert "cannot be read" in capsys.readouterr().out
     np.testing.assert_array_equal(np.asarray(model(x)), want)
     assert path.read_bytes() == good and not list(cache_dir.glob(".*tmp"))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(path))  # a file, not a folder: no cache can be written there
+    np.testing.assert_array_equal(np.asarray(efficientnet.build_efficientnet_lite0()(x)), want)
 
 
 def test_class_visualization_is_classified_as_its_class(cm):
