@@ -120,6 +120,11 @@ def read_torch_legacy(path) -> dict[str, np.ndarray]:
     out = {}
     for name, t in obj.items():
         flat = data[t.key]
+        last = t.offset + sum((n - 1) * s for n, s in zip(t.shape, t.strides))  # the last element it reads
+        if (len(t.shape) != len(t.strides) or min(t.shape + t.strides + (t.offset,), default=0) < 0
+                or (0 not in t.shape and last >= flat.size)):
+            raise ValueError(f"{path}: tensor {name!r} of shape {t.shape}, strides {t.strides}, offset "
+                             f"{t.offset} does not fit its storage of {flat.size} elements")
         item = flat.itemsize
         view = np.lib.stride_tricks.as_strided(flat[t.offset:], t.shape, [s * item for s in t.strides])
         out[name] = np.array(view, dtype=flat.dtype.newbyteorder("="), order="C")  # a contiguous, writable copy

@@ -113,7 +113,9 @@ def test_reader_reads_a_handmade_legacy_file(tmp_path, rng):
     zipped = io.BytesIO()
     with zipfile.ZipFile(zipped, "w") as z:
         z.writestr("archive/data.pkl", b"")
-    for bad in (data[:-5], b"not a pickle at all", pickle.dumps({"w": [1.0]}), evil, zipped.getvalue()):
+    _write_legacy(tmp_path / "overflow.pth", {"a": ("1", shared, 4, (2, 4), (4, 1))})  # reads past its storage
+    overflow = (tmp_path / "overflow.pth").read_bytes()
+    for bad in (data[:-5], b"not a pickle at all", pickle.dumps({"w": [1.0]}), evil, zipped.getvalue(), overflow):
         (tmp_path / "bad.pth").write_bytes(bad)
         with pytest.raises(ValueError, match="bad.pth"):
             efficientnet.read_torch_legacy(tmp_path / "bad.pth")
