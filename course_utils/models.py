@@ -1,7 +1,9 @@
 """One interface to every model of the course: :func:`load_model` returns a :class:`CourseModel`.
 
-Two tiers (see DESIGN.md):
+Three tiers (see DESIGN.md):
 
+- photo tier: ``efficientnet_lite0``, EfficientNet-Lite0 with real ImageNet weights from a pip package,
+  always offline (:mod:`course_utils.efficientnet`);
 - ImageNet tier: ``vgg16``, ``inception_v3``, ``mobilenet_v2``, ``resnet50`` from ``keras.applications``
   (weights cached by Keras in ``~/.keras/models``; ``python -m course_utils download-weights NAME``);
 - bundled tier: ``fashion_vgg``, ``fashion_gap`` from ``data/models`` (Fashion-MNIST scenes, always there),
@@ -35,9 +37,10 @@ _CACHE_DIR = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "model
 class ModelSpec:
     """What a notebook needs to know about a model besides its weights."""
 
-    tier: str                    # "imagenet" or "bundled"
+    tier: str                    # "photo", "imagenet" or "bundled"
     size: int                    # input side in pixels
-    preprocess: str              # "caffe" (BGR, mean-subtracted 0-255), "tf" ([-1, 1]) or "none" ([0, 1])
+    preprocess: str              # "caffe" (BGR, mean-subtracted 0-255), "tf" ([-1, 1]), "lite" ((x - 127) / 128
+                                 # on 0-255 RGB) or "none" ([0, 1])
     last_conv_layer: str         # for CAM / Grad-CAM
     feature_layers: tuple[str, ...]   # early -> deep, for activation grids and feature visualization
     dream_layers: dict[str, float]    # layer -> weight, for Deep Dream
@@ -46,6 +49,11 @@ class ModelSpec:
 
 
 SPECS: dict[str, ModelSpec] = {
+    # Residual sums (_add) rather than ReLU6 outputs for features and dreams: ReLU6 caps at 6 with zero gradient above.
+    "efficientnet_lite0": ModelSpec(
+        "photo", 224, "lite", "top_activation",
+        ("block2b_add", "block3b_add", "block4c_add", "block5c_add", "block6d_add"),
+        {"block4c_add": 1.0, "block5c_add": 1.0}),
     "vgg16": ModelSpec(
         "imagenet", 224, "caffe", "block5_conv3",
         ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
@@ -167,6 +175,8 @@ class CourseModel:
             return images[..., ::-1] * 255.0 - _CAFFE_MEAN_BGR
         if mode == "tf":
             return images * 2.0 - 1.0
+        if mode == "lite":
+            return images * (255.0 / 128.0) - 127.0 / 128.0
         return images
 
     def deprocess(self, x) -> np.ndarray:
@@ -177,6 +187,8 @@ class CourseModel:
             x = ((x + _CAFFE_MEAN_BGR) / 255.0)[..., ::-1]
         elif mode == "tf":
             x = (x + 1.0) / 2.0
+        elif mode == "lite":
+            x = (x * 128.0 + 127.0) / 255.0
         return np.clip(x, 0.0, 1.0)
 
     def predict(self, images, batch_size: int = 32) -> np.ndarray:
@@ -293,10 +305,10 @@ def load_model(name: str = "auto", *, kind: str = "vgg", weights: str | None = "
     """Load a course model by name.
 
     Args:
-        name: one of ``vgg16, inception_v3, mobilenet_v2, resnet50, fashion_vgg, fashion_gap,
-            fashion_watermark`` or ``"auto"``.
+        name: one of ``efficientnet_lite0, vgg16, inception_v3, mobilenet_v2, resnet50, fashion_vgg,
+            fashion_gap, fashion_watermark`` or ``"auto"``.
         kind: for ``"auto"``: ``"vgg"`` (vgg16 / fashion_vgg) or ``"gap"`` (resnet50 / fashion_gap).
-        weights: ImageNet tier only: ``"imagenet"`` or ``None`` (random init, used by the tests).
+        weights: ImageNet and photo tiers: ``"imagenet"`` or ``None`` (random init, used by the tests).
         verbose: print the one-line choice made by ``"auto"``.
     """
     reason = f"{name} was asked for by name"
@@ -307,6 +319,13 @@ def load_model(name: str = "auto", *, kind: str = "vgg", weights: str | None = "
     if name not in SPECS:
         raise ValueError(f"name={name!r}: expected 'auto' or one of {sorted(SPECS)}")
     spec = SPECS[name]
+    if spec.tier == "photo":
+        from course_utils import efficientnet
+
+        if weights not in ("imagenet", None):
+            raise ValueError(f"weights={weights!r}: expected 'imagenet' or None")
+        model = efficientnet.build_efficientnet_lite0() if weights else efficientnet.efficientnet_lite0()
+        return CourseModel(name, model, spec, efficientnet.imagenet_class_names(), reason)
     if spec.tier == "bundled":
         model, card = _load_bundled(name)
         return CourseModel(name, model, spec, FASHION_CLASSES, reason, card)
