@@ -106,9 +106,15 @@ def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Ob
     return Objective(fn, (layer,), f"neuron({layer}, {c}, y={y}, x={x})", ((layer, int(c)),))
 
 
-def class_logit(c: int) -> Objective:
-    """The logit of class ``c``."""
-    return Objective(lambda a: a[LOGITS][:, c], (LOGITS,), f"class_logit({c})", ((LOGITS, int(c)),))
+def class_logit(c: int | Sequence[int]) -> Objective:
+    """The logit of class ``c``. With a list, image ``i`` of the batch gets class ``c[i]``."""
+    import tensorflow as tf
+
+    if isinstance(c, (int, np.integer)):
+        return Objective(lambda a: a[LOGITS][:, c], (LOGITS,), f"class_logit({c})", ((LOGITS, int(c)),))
+    index = tf.constant(np.asarray(c, np.int32))
+    return Objective(lambda a: tf.gather(a[LOGITS], index, batch_dims=1), (LOGITS,), f"class_logits({list(c)})",
+                     tuple((LOGITS, int(k)) for k in c))
 
 
 def direction(layer: str, vector: np.ndarray) -> Objective:

@@ -1,9 +1,8 @@
-"""EfficientNet-Lite0: the torch-free reader, the conversion, the cache, and the real network on the sample photos.
-No network and no torch; the cache goes to a temporary folder."""
+"""EfficientNet-Lite0: the torch-free reader, the conversion, and the real network on the sample photos.
+No network and no torch."""
 
 import collections
 import io
-import os
 import pickle
 import sys
 import types
@@ -28,14 +27,7 @@ CHELSEA_LOGITS = [8.939569, 8.832637, 8.181055, 6.543638, 3.670428]
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("course_cache")
-    with mock.patch.dict(os.environ, COURSE_CACHE_DIR=str(path)):
-        yield path
-
-
-@pytest.fixture(scope="module")
-def cm(cache_dir):
+def cm():
     return load_model("efficientnet_lite0")
 
 
@@ -183,29 +175,12 @@ def test_preprocess_roundtrip(rng):
     np.testing.assert_allclose(cm.deprocess(x), images, atol=1e-6)
 
 
-# ---- the cache ----------------------------------------------------------------------------------------------
-
-def test_cache_is_used_and_a_corrupt_cache_is_rebuilt(cm, cache_dir, capsys, monkeypatch):
-    path = efficientnet.cache_path()
-    assert path.parent == cache_dir and path.exists()  # written by the cm fixture
-    x = cm.preprocess(load_sample("coffee", 224))
-    want = np.asarray(cm.model(x))
-    good = path.read_bytes()
-    with monkeypatch.context() as m:  # a readable cache never touches the .pth file
-        m.setattr(efficientnet, "read_torch_legacy", lambda *a: pytest.fail("converted although cached"))
-        np.testing.assert_array_equal(np.asarray(efficientnet.build_efficientnet_lite0()(x)), want)
-    path.write_bytes(good[: len(good) // 2])  # an interrupted copy, say
-    model = efficientnet.build_efficientnet_lite0(verbose=True)
-    assert "cannot be read" in capsys.readouterr().out
-    np.testing.assert_array_equal(np.asarray(model(x)), want)
-    assert path.read_bytes() == good and not list(cache_dir.glob(".*tmp"))
-    monkeypatch.setenv("COURSE_CACHE_DIR", str(path))  # a file, not a folder: no cache can be written there
-    np.testing.assert_array_equal(np.asarray(efficientnet.build_efficientnet_lite0()(x)), want)
-
-
-def test_class_visualization_is_classified_as_its_class(cm):
+def test_class_visualizations_are_classified_as_their_classes(cm):
+    """Four classes rendered in one batch (one class per image): the model calls at least 3 of them right."""
     from course_utils.optimization import class_logit, render
 
-    images, history = render(cm, class_logit(ESPRESSO), steps=6, learning_rate=0.1, progress=False)
-    assert history[-1, 0] > history[0, 0] + 3
-    assert np.asarray(cm.model(cm.preprocess(images)))[0].argmax() == ESPRESSO
+    classes = [ESPRESSO, 281, 417, 980]  # espresso, tabby, balloon, volcano
+    images, history = render(cm, class_logit(classes), n=4, steps=12, learning_rate=0.1, progress=False)
+    assert (history[-1] > history[0] + 3).all()
+    predicted = np.asarray(cm.model(cm.preprocess(images))).argmax(-1)
+    assert (predicted == classes).sum() >= 3, [cm.class_names[c] for c in predicted]
