@@ -31,17 +31,19 @@ def _time(setter) -> float:
     return time.perf_counter() - start
 
 
-def widget_latency(model: str = "fashion_vgg", repeats: int = 5) -> list[tuple[str, str, float, float]]:
-    """``[(explorer, control, first draw s, median interaction s)]`` for every explorer and control."""
+def widget_latency(model: str = "fashion_vgg", repeats: int = 5, explorers: Sequence[str] | None = None
+                   ) -> list[tuple[str, str, float, float]]:
+    """``[(explorer, control, first draw s, median interaction s)]`` for every control of ``explorers``
+    (default: all of them)."""
     from course_utils import widgets
     from course_utils.data import FashionScenes
     from course_utils.models import load_model
 
     cm = load_model(model, verbose=False)
     images = cm.samples(8)
-    many = FashionScenes("test", seed=3).generate(300)  # the embedding explorer's point cloud
+    many = FashionScenes("test", seed=3).generate(300)  # the embedding explorer's point cloud (bundled models)
     rows = []
-    explorers = {
+    makers = {
         "activation_explorer": lambda: widgets.activation_explorer(cm, images),
         "saliency_explorer": lambda: widgets.saliency_explorer(cm, images),
         "feature_explorer": lambda: widgets.feature_explorer(cm),
@@ -51,7 +53,8 @@ def widget_latency(model: str = "fashion_vgg", repeats: int = 5) -> list[tuple[s
         "embedding_explorer (300 scenes)": lambda: widgets.embedding_explorer(cm, many.images, many.label,
                                                                               methods=("tsne", "pca")),
     }
-    for name, make in explorers.items():
+    makers = {k: v for k, v in makers.items() if explorers is None or k in explorers}
+    for name, make in makers.items():
         first = _time(make)
         box = make()
         for label, control in box.controls.items():
@@ -391,6 +394,26 @@ def imagenet_tier(names: Sequence[str] = ("vgg16", "mobilenet_v2"), repeats: int
     return rows
 
 
+def photo_tier(repeats: int = 3, steps: int = 256) -> dict:
+    """The real network of the photo sections, ``efficientnet_lite0`` with its ImageNet weights, on this CPU:
+    load time, a slider move of the activation, saliency and Grad-CAM explorers on the sample photos, and a
+    128 px feature visualization of 4 channels at once (Fourier, standard transforms, ``steps`` steps)."""
+    from course_utils import optimization as opt
+    from course_utils.models import load_model
+
+    start = time.perf_counter()
+    cm = load_model("efficientnet_lite0", verbose=False)
+    out = {"load_s": time.perf_counter() - start}
+    out["widgets"] = widget_latency("efficientnet_lite0", repeats,
+                                    explorers=("activation_explorer", "saliency_explorer", "cam_explorer"))
+    layer = cm.feature_layers[2]
+    renderer = opt.Renderer(cm, opt.channel(layer, [0, 1, 2, 3]), opt.Fourier(4, 128), transforms=None, n=4)
+    renderer.run(2, progress=False)  # traced here, not timed
+    out["render"] = {"layer": layer, "steps": steps, "size": 128, "n": 4,
+                     "seconds": _time(lambda: renderer.run(steps, progress=False))}
+    return out
+
+
 def course_cost(root=None) -> dict:
     """``{"default": [...], "fast": [...]}`` from ``build/course/summary.json`` and ``build/fast/summary.json``
     (written by ``python -m course_utils.runner`` with and without ``--fast``); None where missing;
@@ -562,6 +585,18 @@ def write_report(results: dict, path=None) -> str:
         f"{len(leak['retracing_warnings'])} tf.function retracing warnings, {leak['traces_after_warmup']} new "
         f"traces; median move {leak['median_call_s']:.2f} s."])
     lines += _section(
+        "The real network (efficientnet_lite0) on this CPU",
+        "EfficientNet-Lite0 with its ImageNet weights, the default of the photo sections. Slider moves on the sample "
+        "photos at 224 px (target <= 0.5 s each); a 128 px feature visualization of 4 channels at once with Fourier "
+        "images and the standard transforms (target <= 20 s for 256 steps).",
+        results.get("photo"), lambda p: [
+            f"Load (graph + weights converted from the package's file): {p['load_s']:.1f} s.", "",
+            "| explorer | control | first draw (s) | median move (s) | <= 0.5 s |", "|---|---|---|---|---|",
+            *(f"| {e} | {c} | {first:.2f} | {med:.2f} | {_ok(med <= 0.5)} |" for e, c, first, med in p["widgets"]),
+            "", f"Feature visualization: {p['render']['n']} channels of `{p['render']['layer']}` at "
+                f"{p['render']['size']} px, {p['render']['steps']} steps: {p['render']['seconds']:.1f} s "
+                f"({_ok(p['render']['seconds'] <= 20)})."])
+    lines += _section(
         "ImageNet tier on this CPU",
         "Per 224x224 image, batch 1, `weights=None` (the same cost as trained weights); activation maximization: a "
         "channel objective, pixels, no transforms.",
@@ -628,6 +663,7 @@ def report(path: str = "docs/benchmarks.md", repeats: int = 3, imagenet: bool = 
     if have_tkv:
         results["tkv"] = [row for model in ("fashion_vgg", "fashion_gap") for row in compare_tkv(model, repeats=repeats)]
     results["am"] = activation_maximization_speed(tkv=have_tkv)
+    results["photo"] = photo_tier(repeats=repeats)
     if imagenet:
         results["imagenet"] = imagenet_tier(repeats=repeats)
     results["seconds"] = time.perf_counter() - start

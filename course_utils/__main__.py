@@ -26,6 +26,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from course_utils.data import load_fashion_mnist
 
+    for name in models.PHOTO_MODELS:
+        try:
+            from course_utils.efficientnet import weights_source
+
+            print(f"{name:14s} real ImageNet weights, offline: {weights_source()}")
+        except ImportError as e:
+            print(f"{name:14s} not available: {e}")
     for name in models.IMAGENET_MODELS:
         cached = models.weights_path(name).exists()
         print(f"{name:14s} ImageNet weights {'cached' if cached else 'not cached'}")

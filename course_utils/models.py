@@ -82,6 +82,7 @@ SPECS: dict[str, ModelSpec] = {
         "bundled", 64, "none", "block4_conv2", ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2"),
         {"block3_conv2": 1.0, "block4_conv2": 1.0}),
 }
+PHOTO_MODELS = tuple(k for k, s in SPECS.items() if s.tier == "photo")
 IMAGENET_MODELS = tuple(k for k, s in SPECS.items() if s.tier == "imagenet")
 BUNDLED_MODELS = tuple(k for k, s in SPECS.items() if s.tier == "bundled")
 #: ``load_model("auto", kind=...)``: (ImageNet choice, bundled fallback).
@@ -228,19 +229,6 @@ def weights_path(name: str) -> Path:
     return _CACHE_DIR / SPECS[name].weights_file
 
 
-def _imagenet_class_names() -> tuple[str, ...]:
-    """The 1000 ImageNet class names from Keras's cached class index (fetched with the weights)."""
-    path = _CACHE_DIR / "imagenet_class_index.json"
-    if not path.exists() and network_available():
-        import keras
-
-        keras.applications.imagenet_utils.decode_predictions(np.zeros((1, 1000)), top=1)  # downloads the index
-    if path.exists():
-        index = json.loads(path.read_text())
-        return tuple(index[str(i)][1] for i in range(1000))
-    return tuple(f"imagenet_{i}" for i in range(1000))
-
-
 def _load_imagenet(name: str, weights: str | None):
     import keras
 
@@ -332,7 +320,9 @@ def load_model(name: str = "auto", *, kind: str = "vgg", weights: str | None = "
     if weights not in ("imagenet", None):
         raise ValueError(f"weights={weights!r}: expected 'imagenet' or None")
     model = _load_imagenet(name, weights)
-    classes = _imagenet_class_names() if weights == "imagenet" else tuple(f"imagenet_{i}" for i in range(1000))
+    from course_utils.efficientnet import imagenet_class_names  # the same 1000 classes, committed in data/
+
+    classes = imagenet_class_names()
     return CourseModel(name, model, spec, classes, reason)
 
 

@@ -328,12 +328,16 @@ class Renderer:
         import keras
         import tensorflow as tf
 
-        size = cm.input_size[0]
         tf.random.set_seed(seed)
         self.objective = objective
-        self.param = param or Fourier(n, size, seed=seed)
+        self.param = param or Fourier(n, cm.input_size[0], seed=seed)
         self._initial = [v.numpy() for v in self.param.variables]
-        transforms = standard_transforms(size) if transforms is None else list(transforms)
+        shape = tuple(self.param().shape)
+        fixed = tuple(cm.model.inputs[0].shape[1:3])  # (None, None) for a model that takes any size
+        if None not in fixed and shape[1:3] != fixed:
+            raise ValueError(f"the parameterization makes images of shape {shape}: {cm.name} takes "
+                             f"{fixed[0]}x{fixed[1]} inputs; use Pixels(n, {fixed[0]}) or Fourier(n, {fixed[0]})")
+        transforms = standard_transforms(shape[1]) if transforms is None else list(transforms)
         layers = [p for p in objective.layers if p not in (IMAGE, LOGITS)]
         for p in layers:
             find_layer(cm.model, p)
@@ -342,11 +346,6 @@ class Renderer:
             if not 0 <= c < width:
                 what = "class" if p == LOGITS else f"channel of {p}"
                 raise ValueError(f"{what} {c} is out of range: expected 0 <= {what.split()[0]} < {width}")
-        shape = tuple(self.param().shape)
-        if shape[1:3] != tuple(cm.input_size):
-            raise ValueError(f"the parameterization makes images of shape {shape}: {cm.name} takes "
-                             f"{cm.input_size[0]}x{cm.input_size[1]} inputs; use Pixels(n, {cm.input_size[0]}) or "
-                             f"Fourier(n, {cm.input_size[0]})")
         sub = feature_model(cm.model, layers)
         outs = sub(cm.preprocess_tensor(self.param()), training=False)  # one eager pass: an objective that does
         outs = outs if isinstance(outs, (list, tuple)) else [outs]      # not fit its layer fails here, clearly
@@ -411,7 +410,9 @@ def render(cm: ModelLike, objective: Objective, param=None, transforms: Sequence
     """Maximize ``objective`` over images made by ``param`` (default :class:`Fourier`) with Adam.
 
     Args:
-        cm: a :class:`course_utils.models.CourseModel` (its preprocessing is applied inside the loop).
+        cm: a :class:`course_utils.models.CourseModel` or ``keras.Model`` (preprocessing applied inside the loop).
+        param: images of the model's input size, or of any size for a model that takes any
+            (``efficientnet_lite0``: ``Fourier(4, 128)`` renders 128 px images).
         transforms: applied in order to the image batch every step (``None``: :func:`standard_transforms`).
         steps: gradient steps (capped by ``COURSE_MAX_STEPS``); ``n``: images optimized together.
     Returns: ``(images (n, H, W, 3) in [0, 1], history)`` where ``history`` is the objective per step ``(steps, n)``.
