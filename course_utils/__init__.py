@@ -12,6 +12,7 @@ One module per concern (see ../README.md):
 - :mod:`course_utils.dream`       Deep Dream: octaves, detail re-injection, rolled tiles on size-agnostic trunks
 - :mod:`course_utils.embedding`   t-SNE / UMAP / PCA of layer activations, atlas binning and rendering
 - :mod:`course_utils.metrics`     is an explanation right? pointing game, deletion/insertion, sanity checks, PSNR/SSIM
+- :mod:`course_utils.checks`      ``expect``: a measured number against the reference run, as a verdict any CPU prints
 - :mod:`course_utils.plotting`, :mod:`course_utils.widgets`  figures and ipywidgets explorers
 - :mod:`course_utils.train`       reproduces the bundled models in ``data/models``
 - :mod:`course_utils.runner`, :mod:`course_utils.bench`  run the notebooks headless; benchmarks
