@@ -15,6 +15,7 @@ modules to ``plotting`` and ``widgets`` (``tests/test_repository.py`` checks tha
 - :mod:`course_utils.dream`       Deep Dream: octaves, detail re-injection, rolled tiles on size-agnostic trunks
 - :mod:`course_utils.embedding`   t-SNE / UMAP / PCA of layer activations, atlas binning and rendering
 - :mod:`course_utils.metrics`     is an explanation right? pointing game, deletion/insertion, sanity checks, PSNR/SSIM
+- :mod:`course_utils.checks`      ``expect``: a measured number against the reference run, as a verdict any CPU prints
 - :mod:`course_utils.plotting`, :mod:`course_utils.widgets`  figures (drawing only) and ipywidgets explorers
 - :mod:`course_utils.train`       reproduces the bundled models in ``data/models``
 - :mod:`course_utils.runner`       runs the notebooks headless (benchmarks live in ``benchmarks/``, outside the package)

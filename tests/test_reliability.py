@@ -2,7 +2,7 @@
 
 - guided backprop's ReLU swap is undone even when the call raises (or is interrupted);
 - no course_utils function modifies a model passed in (weights, activations, layer methods, outputs);
-- a notebook executed twice gives identical ``NBVAL_CHECK_OUTPUT`` values, whatever the hash seed,
+- a notebook executed twice prints identical values, whatever the hash seed,
   and every random draw in the library comes from an explicit ``seed`` argument;
 - 100 slider moves grow memory by less than 50 MB and retrace no tf.function
   (``python -m benchmarks.bench leaks`` reports the same measurement);
@@ -163,22 +163,24 @@ def test_no_course_function_modifies_the_model():
 DETERMINISM_NOTEBOOK = "01_saliency_maps"  # pointing game, SmoothGrad noise, a random map, randomized models
 
 
-def _checked_outputs(path) -> list[str]:
+def _printed_values(path) -> list[str]:
+    """What each code cell printed: the measurements' exact numbers (the ``NBVAL_CHECK_OUTPUT`` cells print
+    only verdicts against the reference run, and "not checked" with FAST parameters)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    return ["".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-            for cell in nb.cells if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source]
+    return ["".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+            for cell in nb.cells if cell.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" not in cell.source]
 
 
-def test_a_notebook_twice_gives_identical_checked_values(fast_run):
+def test_a_notebook_twice_prints_identical_values(fast_run):
     notebook = ROOT / "notebooks" / f"{DETERMINISM_NOTEBOOK}.ipynb"
     outputs = []
     for hash_seed in ("0", "1"):  # the kernel inherits the environment: results must not depend on it
         result, executed = fast_run(notebook, hash_seed)  # the "0" run is tier 2's, when it ran first
         assert result.ok, result.error
-        outputs.append(_checked_outputs(executed))
-    assert outputs[0] and all(outputs[0]), "the notebook printed no NBVAL_CHECK_OUTPUT values"
+        outputs.append(_printed_values(executed))
+    assert any("pointing game" in text for text in outputs[0]), "the notebook printed no pointing-game rates"
     assert outputs[0] == outputs[1]
 
 
