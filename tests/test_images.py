@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,10 +17,39 @@ def test_samples_load_as_rgb_floats():
     assert load_sample("chelsea").shape == (300, 451, 3)
 
 
-def test_sources_file_names_every_photo():
-    sources = (sample_path("chelsea").parent / "SOURCES.md").read_text()
+LICENCE = re.compile(r"public domain|\bCC0\b|\bCC BY(-SA)? \d\.\d\b|\bMIT\b|\bBSD\b", re.IGNORECASE)
+
+
+def source_rows() -> dict[str, str]:
+    """The photo table of data/images/SOURCES.md: file name -> licence cell."""
+    lines = (sample_path("chelsea").parent / "SOURCES.md").read_text().splitlines()
+    start = lines.index("| file | what | origin | licence |") + 2  # past the header and its |---| line
+    rows = {}
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        assert len(cells) == 4, f"SOURCES.md row with {len(cells)} cells, expected 4: {line}"
+        assert cells[0] not in rows, f"SOURCES.md names {cells[0]} twice"
+        rows[cells[0]] = cells[3]
+    return rows
+
+
+def test_every_photo_has_a_row_in_sources_and_every_row_a_licence():
+    photos = sorted(sample_path(name).name for name in sample_names())
+    rows = source_rows()
+    assert sorted(rows) == photos  # no photo without a row, no row without a photo
+    unlicensed = [f for f, licence in rows.items() if not LICENCE.search(licence)]
+    assert not unlicensed, f"rows that name no licence: {unlicensed}"
+
+
+def test_photos_are_small_lower_case_jpegs():
     for name in sample_names():
-        assert f"{name}.jpg" in sources
+        path = sample_path(name)
+        assert re.fullmatch(r"[a-z0-9_]+\.jpg", path.name), path.name
+        assert path.stat().st_size < 80 * 1024, f"{path.name}: {path.stat().st_size} bytes"
+        with Image.open(path) as img:
+            assert img.format == "JPEG" and 300 <= min(img.size) <= 512, (path.name, img.size)
 
 
 def test_grayscale_and_rgba_become_rgb(tmp_path):
