@@ -8,13 +8,24 @@ FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: course test lab bench venv data browser models clean
+.PHONY: course test test-portable lab bench venv data browser models clean
 
 course: venv data  ## execute every notebook with default parameters into build/course (ipynb + html)
 	$(PY) -m course_utils.runner
 
 test: venv data browser  ## unit tests, notebooks with FAST parameters (papermill), nbval on committed outputs, JupyterLab in Chromium
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+NBVAL := $(PY) -m pytest notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
+ONE_THREAD := OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 NUMBA_NUM_THREADS=1 \
+              OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# 1 where TensorFlow runs oneDNN's kernels on this machine (x86 with AVX-512 by default), else 0
+ONEDNN_ON = $$($(PY) -c "from tensorflow.python.util._pywrap_util_port import IsMklEnabled; print(int(IsMklEnabled()))" 2>/dev/null || echo 0)
+
+test-portable: venv data  ## nbval as on other machines: once single-threaded, once with oneDNN switched the other way (2x the nbval tier)
+	$(ONE_THREAD) $(NBVAL)
+	@onednn=$$((1 - $(ONEDNN_ON))); echo "TF_ENABLE_ONEDNN_OPTS=$$onednn $(NBVAL)"; \
+	TF_ENABLE_ONEDNN_OPTS=$$onednn $(NBVAL)
 
 lab: venv data  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks
