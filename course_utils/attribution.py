@@ -159,9 +159,10 @@ def completeness_gap(model: ModelLike, x, target: Target, attributions: np.ndarr
     return np.abs(attributions.reshape(len(x), -1).sum(1) - diff) / np.maximum(np.abs(diff), 1e-12)
 
 
-def _guided(fn):
+def _guided(fn, max_value=None):
     """Wrap a ReLU-like function so that its backward pass lets only positive gradients through
-    where the input was positive (the 'guided' rule)."""
+    where the input was positive (the 'guided' rule), and below ``max_value`` for a capped ReLU
+    (ReLU6 passes no gradient above its cap)."""
     import tensorflow as tf
 
     @tf.custom_gradient
@@ -169,7 +170,8 @@ def _guided(fn):
         y = fn(x)
 
         def grad(dy):
-            return dy * tf.cast(dy > 0, dy.dtype) * tf.cast(x > 0, dy.dtype)
+            passes = x > 0 if max_value is None else (x > 0) & (x < max_value)
+            return dy * tf.cast(dy > 0, dy.dtype) * tf.cast(passes, dy.dtype)
 
         return y, grad
 
@@ -178,8 +180,8 @@ def _guided(fn):
 
 @contextlib.contextmanager
 def guided_relus(model: ModelLike):
-    """Inside this block, every ReLU of ``model`` (``activation="relu"`` layers and ``ReLU`` layers,
-    nested models included) back-propagates with the guided rule. Restored on exit, even on error."""
+    """Inside this block, every ReLU of ``model`` (``activation="relu"`` layers and ``ReLU`` layers, capped
+    ones such as ReLU6 included, nested models too) back-propagates with the guided rule. Restored on exit, even on error."""
     import keras
 
     relu = keras.activations.relu
@@ -195,7 +197,7 @@ def guided_relus(model: ModelLike):
                     layer.activation = _guided(relu)
                 elif isinstance(layer, keras.layers.ReLU):
                     swapped.append((layer, "call", None))
-                    layer.call = _guided(type(layer).call.__get__(layer))
+                    layer.call = _guided(type(layer).call.__get__(layer), layer.max_value)
         yield model
     finally:
         for layer, attr, old in reversed(swapped):

@@ -85,6 +85,18 @@ def test_guided_backprop_on_relu_layers_in_nested_models(nested_mobilenet, rng):
     assert isinstance(relu, keras.layers.ReLU) and "call" not in relu.__dict__
 
 
+def test_guided_backprop_respects_the_relu6_cap():
+    import keras
+
+    inputs = keras.Input((1, 1, 3))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(keras.layers.ReLU(6.0)(inputs))))
+    model.layers[-1].set_weights([np.ones((3, 1), "float32"), np.zeros(1, "float32")])
+    x = np.array([[[[-1.0, 3.0, 8.0]]]], "float32")  # below 0, inside (0, 6), above the cap
+    with A.guided_relus(model):
+        g = A.input_gradients(model, x, 0, eager=True)
+    np.testing.assert_array_equal(g.ravel(), [0.0, 1.0, 0.0])  # ReLU6's own derivative, guided
+
+
 @pytest.mark.parametrize("target, bad", [(3, "target=3"), (-1, "target=-1"), (1.5, "target=1.5"),
                                          (np.array([0, 1]), "target=array([0, 1])")])
 def test_bad_targets(tiny_model, x, target, bad):
