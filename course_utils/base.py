@@ -76,7 +76,8 @@ def _logits_twin(model, layer, kind: str):
         twin = type(layer).from_config(config)
         out = twin(layer.input)
         twin.set_weights(layer.get_weights())
-    return keras.Model(model.inputs, out, name=f"{model.name}_logits")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # the structure callers pass
+    return keras.Model(inputs, out, name=f"{model.name}_logits")
 
 
 def keras_model(model: ModelLike):
@@ -143,6 +144,36 @@ def check_x(model: ModelLike, x) -> np.ndarray:
     if not np.isfinite(x).all():
         raise ValueError("x contains NaN or infinite values: expected finite preprocessed inputs")
     return x
+
+
+def check_image_values(images, name: str = "images") -> np.ndarray:
+    """``images`` (any shape) as float32 in [0, 1]: uint8 is scaled by 1/255; ValueError for NaN, infinite
+    or out-of-range values (floats in 0-255, say)."""
+    arr = np.asarray(images)
+    arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32, copy=False)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} with {int(np.isnan(arr).sum())} NaN and {int(np.isinf(arr).sum())} infinite values: "
+                         "expected finite floats in [0, 1] or uint8 in [0, 255]")
+    if arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"{name} with values in [{arr.min():.3g}, {arr.max():.3g}]: expected floats in [0, 1] "
+                         "or uint8 in [0, 255]")
+    return arr
+
+
+def check_vectors(vectors, name: str = "vectors", width: int | None = None, nonzero: bool = False) -> np.ndarray:
+    """``vectors`` as float32 ``(N, C)``, N >= 1, finite (``width``: C must equal it; ``nonzero``: no row all
+    zero, as directions need); ValueError otherwise."""
+    v = np.asarray(vectors, np.float32)
+    if v.ndim != 2 or len(v) == 0 or (width is not None and v.shape[1] != width):
+        form = f"(N, {width})" if width is not None else "(N, C)"
+        raise ValueError(f"{name} of shape {np.shape(vectors)}: expected {form}, one row per point")
+    if not np.isfinite(v).all():
+        raise ValueError(f"{name} contain {int(np.isnan(v).sum())} NaN and {int(np.isinf(v).sum())} infinite "
+                         "values: expected finite numbers")
+    zero = np.flatnonzero(~v.any(axis=1)) if nonzero else []
+    if len(zero):
+        raise ValueError(f"{name} rows {zero.tolist()[:10]} are all zero: a zero vector has no direction; drop them")
+    return v
 
 
 def check_index(value, name: str, size: int, what: str = "index") -> int:
@@ -271,5 +302,5 @@ def network_available(host: tuple[str, int] = NETWORK_HOST, timeout: float = NET
 
 
 __all__ = ["ModelLike", "Target", "model_cache", "compiled_functions", "keras_model", "check_x", "check_index", "check_target",
-           "check_number", "normalize_maps", "per_image_chunks", "resize_map", "resize_maps", "tile", "capped_steps",
+           "check_number", "check_vectors", "check_image_values", "normalize_maps", "per_image_chunks", "resize_map", "resize_maps", "tile", "capped_steps",
            "network_available"]

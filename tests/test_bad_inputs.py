@@ -13,10 +13,15 @@ here, or an entry in ``NO_BAD_INPUT`` saying why it has none.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import inspect
+import json
 import logging
+import os
 import pkgutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -77,6 +82,24 @@ class Env:
         (tmp / "corrupt.png").write_bytes(b"this is not a PNG file")
         (tmp / "truncated.png").write_bytes((tmp / "photo.png").read_bytes()[:200])
 
+    def child(self, expr: str):
+        """``eval(expr)`` in a fresh Python process (see :data:`CHILD`), its exception raised again here."""
+        done = self.__dict__.setdefault("_child", {})
+        while expr not in done:  # one process runs every child row not yet run; a crash ends only its own row
+            todo = [x for x in _CHILD_ROWS if x not in done]
+            run = subprocess.run([sys.executable, "-c", CHILD, json.dumps(todo)], capture_output=True, text=True,
+                                 timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+            lines = run.stdout.splitlines()
+            done.update((x, json.loads(line)) for x, line in zip(todo, lines))
+            if len(lines) < len(todo):
+                done[todo[len(lines)]] = {"crash": run.returncode, "stderr": run.stderr[-1500:]}
+        out = done[expr]
+        if "crash" in out:
+            pytest.fail(f"{expr} killed the Python process (exit code {out['crash']}): {out['stderr']}")
+        if "error" in out:
+            raise getattr(builtins, out["error"], RuntimeError)(out["message"])
+        return np.asarray(out["value"])
+
     @property
     def imagenet(self):
         """ImageNet tier (random weights, 224x224): built on first use."""
@@ -90,6 +113,33 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tiny_model, tmp_path_factory):
     return Env(tiny_model, tmp_path_factory.mktemp("bad_inputs"))
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: What a child process runs: ``eval`` of each expression in ``argv[1]`` (JSON), one JSON line out each.
+#: ``V`` is 30 vectors of 6 channels whose spread is 1.5.
+CHILD = """
+import json, sys, warnings
+import numpy as np
+warnings.filterwarnings("ignore")
+from course_utils.embedding import project
+V = np.random.default_rng(0).normal(size=(30, 6)).astype(np.float32)
+V = (V / np.ptp(V, axis=0).max() * 1.5).astype(np.float32)
+for expr in json.loads(sys.argv[1]):
+    try:
+        out = {"value": np.asarray(eval(expr)).tolist()}
+    except Exception as e:
+        out = {"error": type(e).__name__, "message": str(e)}
+    print(json.dumps(out), flush=True)
+"""
+_CHILD_ROWS: list[str] = []
+
+
+def in_child(expr: str) -> Callable:
+    """A row's ``call`` that runs ``expr`` in a child process: native code (t-SNE, UMAP) that crashes on
+    degenerate data fails that row instead of killing pytest."""
+    _CHILD_ROWS.append(expr)
+    return lambda e: e.child(expr)
 
 
 def _m(name):
@@ -114,11 +164,17 @@ def _nan(shape):
     return a
 
 
+def _grid():
+    """A 2 x 2 grid of 20 random points."""
+    return f("embedding.grid_cells")(np.random.default_rng(0).uniform(size=(20, 2)), grid=2, min_count=1)
+
+
 def _render(e, objective, **kw):
     return f("optimization.render")(e.vgg, objective, steps=1, progress=False, **kw)
 
 
-ROWS = [
+#: Rows by module (#6): names, shapes, ranges, files.
+BY_MODULE = [
     # ---- activations ----------------------------------------------------------------------------------------
     raises("activations.find_layer", "unknown layer", lambda e: f("activations.find_layer")(e.tiny, "conv_c"),
            "'conv_c'", "conv_b"),
@@ -359,6 +415,14 @@ ROWS = [
     raises("base.check_index", "a bool", lambda e: f("base.check_index")(True, "channel", 6, "channel"), "True", "[0, 5]"),
     raises("base.check_number", "NaN", lambda e: f("base.check_number")("learning_rate", float("nan"), 0, low_open=True),
            "learning_rate=nan", "> 0"),
+    raises("base.check_vectors", "one vector without batch", lambda e: f("base.check_vectors")(np.ones(4)), "(4,)",
+           "(N, C)"),
+    raises("base.check_vectors", "a zero direction", lambda e: f("base.check_vectors")(np.eye(3)[:, :2], nonzero=True),
+           "rows [2]", "all zero"),
+    raises("base.check_image_values", "floats in 0-255", lambda e: f("base.check_image_values")(np.full(4, 255.0)),
+           "[255, 255]", "[0, 1]"),
+    Handled("base.check_image_values", "uint8", lambda e: f("base.check_image_values")(np.array([0, 51, 255], np.uint8)),
+            lambda r, e: r.dtype == np.float32 and np.allclose(r, [0, 0.2, 1])),
     raises("models.course_model", "not a model", lambda e: f("models.course_model")(np.zeros(3)), "ndarray",
            "keras.Model"),
     # ---- plotting -------------------------------------------------------------------------------------------
@@ -446,7 +510,7 @@ ROWS = [
     raises("embedding.project", "NaN", lambda e: f("embedding.project")(_nan((5, 4)), "pca"), "NaN", "finite"),
     raises("embedding.project", "empty", lambda e: f("embedding.project")(np.ones((0, 4)), "pca"), "(0, 4)", "(N, C)"),
     raises("embedding.project", "perplexity above the number of points",
-           lambda e: f("embedding.project")(np.ones((5, 4)), "tsne", perplexity=30), "perplexity=30", "< 5"),
+           lambda e: f("embedding.project")(np.eye(5), "tsne", perplexity=30), "perplexity=30", "< 5"),
     raises("embedding.knn_agreement", "labels of the wrong length",
            lambda e: f("embedding.knn_agreement")(np.zeros((5, 2)), np.zeros(4)), "(4,)", "(5,)"),
     raises("embedding.knn_agreement", "k out of range",
@@ -454,9 +518,11 @@ ROWS = [
     raises("embedding.grid_cells", "3-D layout", lambda e: f("embedding.grid_cells")(np.zeros((5, 3))), "(5, 3)",
            "(N, 2)"),
     raises("embedding.grid_cells", "no cells", lambda e: f("embedding.grid_cells")(np.zeros((5, 2)), grid=0),
-           "grid=0", "1 <= grid"),
-    raises("embedding.Grid.members", "cell out of range", lambda e: f("embedding.grid_cells")(
-        np.random.default_rng(0).uniform(size=(20, 2)), grid=2, min_count=1).members(5, 0), "(5, 0)", "< 2"),
+           "grid=0", ">= 1"),
+    raises("embedding.Grid.members", "cell out of range", lambda e: _grid().members(5, 0), "row=5", "[0, 1]"),
+    raises("embedding.Grid.cell_box", "cell out of range", lambda e: _grid().cell_box(0, 2), "col=2", "[0, 1]"),
+    raises("embedding.directions", "vectors of the wrong width",
+           lambda e: _render(e, f("embedding.directions")("block1_conv2", np.ones((1, 5)))), "(1, 5)", "(1, 12)"),
     raises("embedding.render_directions", "vectors of the wrong width", lambda e: f("embedding.render_directions")(
         e.vgg, "block1_conv2", np.ones((2, 5)), steps=1, progress=False), "5 channels", "has 12"),
     raises("embedding.render_directions", "NaN", lambda e: f("embedding.render_directions")(
@@ -464,6 +530,90 @@ ROWS = [
     raises("embedding.atlas", "vectors of the wrong width", lambda e: f("embedding.atlas")(
         e.vgg, "block1_conv2", np.ones((20, 5)), np.random.default_rng(0).uniform(size=(20, 2)), grid=2, min_count=1,
         steps=1), "5", "12"),
+]
+
+#: Degenerate data (#11) for every embedding and metric function: identical, all-zero, tiny or huge vectors,
+#: one or two rows, fewer rows than perplexity/n_neighbors, NaN/inf, constant maps, empty and all-true masks,
+#: identical images. t-SNE and UMAP rows run in a child process (:func:`in_child`).
+DEGENERATE = [
+    # ---- embedding.project: decided in Python before sklearn/umap/numba run ---------------------------------
+    raises("embedding.project", "t-SNE of identical vectors (segfaulted)", in_child("project(np.ones((20, 4)), 'tsne')"),
+           "all 20 vectors are identical", "another layer"),
+    raises("embedding.project", "t-SNE of all-zero vectors, a dead layer", in_child("project(np.zeros((20, 4)), 'tsne')"),
+           "all zero", "dead layer"),
+    raises("embedding.project", "UMAP of identical vectors", in_child("project(np.ones((20, 4)), 'umap')"),
+           "identical", "another layer"),
+    raises("embedding.project", "PCA of identical vectors", lambda e: f("embedding.project")(np.ones((20, 4)), "pca"),
+           "identical", "another layer"),
+    Handled("embedding.project", "t-SNE of vectors 1e-24 apart (segfaulted): the layout of the same vectors x 2^80",
+            in_child("np.array_equal(project(V * 2.0 ** -80, 'tsne', perplexity=5), project(V, 'tsne', perplexity=5))"),
+            lambda r, e: bool(r)),
+    Handled("embedding.project", "t-SNE of vectors 1e21 apart (collapsed to one point): the layout of V",
+            in_child("np.array_equal(project(V * 2.0 ** 70, 'tsne', perplexity=5), project(V, 'tsne', perplexity=5))"),
+            lambda r, e: bool(r)),
+    Handled("embedding.project", "UMAP of vectors 1e21 apart (raised inside umap)",
+            in_child("project(V * 2.0 ** 70, 'umap', n_neighbors=5)"),
+            lambda r, e: r.shape == (30, 2) and np.isfinite(r).all() and np.ptp(r, 0).min() > 0),
+    raises("embedding.project", "one vector", in_child("project(np.ones((1, 4)), 'tsne', perplexity=1)"),
+           "1 vector", "at least 2"),
+    Handled("embedding.project", "two vectors (t-SNE, perplexity 1)", in_child("project(V[:2], 'tsne', perplexity=1)"),
+            lambda r, e: r.shape == (2, 2) and np.isfinite(r).all() and np.ptp(r[:, 0]) > 0),
+    raises("embedding.project", "two vectors with the default perplexity", in_child("project(V[:2], 'tsne')"),
+           "perplexity=30 with 2 points", "lower the perplexity"),
+    raises("embedding.project", "three vectors for UMAP (its spectral start failed)",
+           in_child("project(V[:3], 'umap', n_neighbors=2)"), "3 vector", "at least 4"),
+    raises("embedding.project", "fewer vectors than n_neighbors", in_child("project(V[:10], 'umap')"),
+           "n_neighbors=15 with 10 points", "< 10"),
+    Handled("embedding.project", "one channel (t-SNE)", in_child("project(V[:, :1], 'tsne', perplexity=5)"),
+            lambda r, e: r.shape == (30, 2) and np.isfinite(r).all()),
+    Handled("embedding.project", "two distinct vectors, each 15 times (t-SNE)",
+            in_child("project(np.repeat(V[:2], 15, axis=0), 'tsne', perplexity=5)"),
+            lambda r, e: r.shape == (30, 2) and np.isfinite(r).all()),
+    Handled("embedding.project", "one channel (PCA): the centred values on a line",
+            lambda e: f("embedding.project")(np.arange(6.0)[:, None], "pca"),
+            lambda r, e: np.allclose(np.abs(r[:, 0]), np.abs(np.arange(6.0) - 2.5), atol=1e-5) and not r[:, 1].any()),
+    raises("embedding.project", "infinite value", lambda e: f("embedding.project")(np.full((5, 4), np.inf), "tsne"),
+           "20 infinite", "finite"),
+    raises("embedding.project", "NaN perplexity", lambda e: f("embedding.project")(np.eye(5), "tsne", perplexity=np.nan),
+           "perplexity=nan", "a number"),
+    raises("embedding.project", "perplexity True", lambda e: f("embedding.project")(np.eye(5), "tsne", perplexity=True),
+           "perplexity=True", "a number"),
+    raises("embedding.project", "fractional n_neighbors",
+           lambda e: f("embedding.project")(np.eye(5), "umap", n_neighbors=2.5), "n_neighbors=2.5", "an integer"),
+    raises("embedding.project", "negative seed", lambda e: f("embedding.project")(np.eye(5), "pca", seed=-1), "seed=-1",
+           ">= 0"),
+    # ---- embedding: neighbours, grids, directions ----------------------------------------------------------
+    raises("embedding.knn_agreement", "one point", lambda e: f("embedding.knn_agreement")(np.zeros((1, 2)), [0]),
+           "1 point", "at least 2"),
+    Handled("embedding.knn_agreement", "identical points: a valid score",
+            lambda e: f("embedding.knn_agreement")(np.zeros((6, 2)), np.array([0, 0, 0, 1, 1, 1]), k=2),
+            lambda r, e: 0 <= r <= 1),
+    Handled("embedding.knn_agreement", "duplicates never count themselves", lambda e: f("embedding.knn_agreement")(
+        np.repeat([[0.0, 0], [5, 5]], 2, axis=0), np.array([0, 1, 2, 2]), k=1), lambda r, e: r == 0.5),
+    raises("embedding.knn_agreement", "fractional k",
+           lambda e: f("embedding.knn_agreement")(np.eye(5), np.zeros(5), k=2.5), "k=2.5", "an integer"),
+    Handled("embedding.grid_cells", "identical points: one cell",
+            lambda e: f("embedding.grid_cells")(np.ones((5, 2)), np.ones((5, 3)), grid=4, min_count=1),
+            lambda r, e: r.n_filled == 1 and r.counts.sum() == 5 and np.isfinite(r.means).all()),
+    Handled("embedding.grid_cells", "one point", lambda e: f("embedding.grid_cells")(np.zeros((1, 2)), grid=3, min_count=1),
+            lambda r, e: r.n_filled == 1),
+    Handled("embedding.grid_cells", "a whole float grid", lambda e: f("embedding.grid_cells")(np.eye(2), grid=3.0),
+            lambda r, e: r.grid == 3 and r.counts.shape == (3, 3)),
+    raises("embedding.grid_cells", "fractional min_count",
+           lambda e: f("embedding.grid_cells")(np.eye(2), min_count=1.5), "min_count=1.5", "an integer"),
+    Handled("embedding.Grid.cell_box", "a whole float cell", lambda e: _grid().cell_box(1.0, 0.0),
+            lambda r, e: r == _grid().cell_box(1, 0)),
+    raises("embedding.directions", "a zero vector: no direction",
+           lambda e: _render(e, f("embedding.directions")("block1_conv2", np.zeros((1, 12)))), "rows [0]", "all zero"),
+    raises("embedding.directions", "two directions for one image",
+           lambda e: _render(e, f("embedding.directions")("block1_conv2", np.ones((2, 12)))), "(2, 12)", "(1, 12)"),
+    raises("embedding.render_directions", "a zero vector", lambda e: f("embedding.render_directions")(
+        e.vgg, "block1_conv2", np.zeros((2, 12)), steps=1, progress=False), "rows [0, 1]", "all zero"),
+    Handled("embedding.atlas", "a filled cell whose mean is zero (a dead region) stays white",
+            lambda e: f("embedding.atlas")(e.vgg, "block1_conv2", np.r_[np.zeros((3, 12)), np.ones((3, 12))],
+                                           np.r_[np.zeros((3, 2)), np.ones((3, 2))], grid=2, min_count=1, steps=1,
+                                           progress=False),
+            lambda r, e: r.cells.n_filled == 2 and (r.icons[1, 0] == 1).all() and (r.icons[0, 1] < 1).any()),
 ]
 
 #: Public functions without a row, and why.
@@ -519,10 +669,11 @@ NO_BAD_INPUT = {
 #: Public functions whose bad inputs are not yet caught with a clear message (modules still being written
 #: when this sweep was made): each is a row to add once its module checks the input.
 KNOWN_GAPS = {
-    "embedding.Grid.cell_box": "a cell out of range returns a box outside the layout instead of a ValueError",
-    "embedding.directions": "vectors of the wrong width fail inside TensorFlow (atlas checks it first)",
     "plotting.plot_layout": "xy and labels of different lengths fail inside matplotlib",
 }
+
+
+ROWS = BY_MODULE + DEGENERATE
 
 
 def public_functions() -> list[str]:
