@@ -169,6 +169,24 @@ def _grid():
     return f("embedding.grid_cells")(np.random.default_rng(0).uniform(size=(20, 2)), grid=2, min_count=1)
 
 
+def _peak():
+    """One 8x8 map with a single maximum at (3, 3)."""
+    m = np.zeros((1, 8, 8))
+    m[0, 3, 3] = 1
+    return m
+
+
+def _halves(images):
+    """A ``predict`` whose two "classes" are the brightness of the top and bottom halves of each image."""
+    return np.stack([images[:, :4].mean(axis=(1, 2, 3)), images[:, 4:].mean(axis=(1, 2, 3))], -1)
+
+
+def _curves(heatmaps, target=0, **kw):
+    """Perturbation curves of one white 8x8 image with ``heatmaps``, black substrate, 4 steps."""
+    kw = {"steps": 4, "substrate": "zero", **kw}
+    return f("metrics.perturbation_curves")(_halves, np.ones((1, 8, 8, 3)), heatmaps, target, **kw)
+
+
 def _render(e, objective, **kw):
     return f("optimization.render")(e.vgg, objective, steps=1, progress=False, **kw)
 
@@ -614,6 +632,81 @@ DEGENERATE = [
                                            np.r_[np.zeros((3, 2)), np.ones((3, 2))], grid=2, min_count=1, steps=1,
                                            progress=False),
             lambda r, e: r.cells.n_filled == 2 and (r.icons[1, 0] == 1).all() and (r.icons[0, 1] < 1).any()),
+    # ---- metrics and maps -----------------------------------------------------------------------------------
+    Handled("metrics.pointing_game", "a constant map points nowhere: a miss (was a hit at the first pixel)",
+            lambda e: f("metrics.pointing_game")(np.zeros((1, 8, 8)), np.ones((1, 8, 8), bool)),
+            lambda r, e: r.tolist() == [False]),
+    Handled("metrics.pointing_game", "an empty mask: a miss", lambda e: f("metrics.pointing_game")(
+        _peak(), np.zeros((1, 8, 8), bool), tolerance=8), lambda r, e: r.tolist() == [False]),
+    Handled("metrics.pointing_game", "an all-true mask: a hit", lambda e: f("metrics.pointing_game")(
+        _peak(), np.ones((1, 8, 8), bool)), lambda r, e: r.tolist() == [True]),
+    raises("metrics.pointing_game", "negative tolerance", lambda e: f("metrics.pointing_game")(
+        _peak(), np.ones((1, 8, 8), bool), tolerance=-1), "tolerance=-1", ">= 0"),
+    raises("metrics.pointing_game", "fractional tolerance", lambda e: f("metrics.pointing_game")(
+        _peak(), np.ones((1, 8, 8), bool), tolerance=1.5), "tolerance=1.5", "an integer"),
+    raises("metrics.pointing_game", "maps of no pixels", lambda e: f("metrics.pointing_game")(
+        np.zeros((1, 0, 8)), np.ones((1, 8, 8), bool)), "(1, 0, 8)", "(N, h, w)"),
+    Handled("metrics.random_pointing_baseline", "empty masks", lambda e: f("metrics.random_pointing_baseline")(
+        np.zeros((2, 8, 8), bool)), lambda r, e: r == 0.0),
+    Handled("metrics.random_pointing_baseline", "all-true masks", lambda e: f("metrics.random_pointing_baseline")(
+        np.ones((2, 8, 8), bool)), lambda r, e: r == 1.0),
+    Handled("metrics.rank_correlation", "a constant map: 0, never NaN", lambda e: f("metrics.rank_correlation")(
+        _peak(), np.zeros((1, 8, 8))), lambda r, e: r.tolist() == [0.0]),
+    Handled("metrics.rank_correlation", "two constant maps: 0", lambda e: f("metrics.rank_correlation")(
+        np.ones((1, 8, 8)), np.ones((1, 8, 8))), lambda r, e: r.tolist() == [0.0]),
+    Handled("metrics.rank_correlation", "identical maps: 1", lambda e: f("metrics.rank_correlation")(_peak(), _peak()),
+            lambda r, e: np.allclose(r, 1)),
+    raises("metrics.rank_correlation", "NaN", lambda e: f("metrics.rank_correlation")(_nan((1, 8, 8)), _peak()),
+           "1 NaN", "finite"),
+    Handled("metrics.psnr", "identical images: 120 dB, not infinity", lambda e: f("metrics.psnr")(
+        e.images, e.images), lambda r, e: np.allclose(r, 120)),
+    Handled("metrics.psnr", "uint8 images: scaled like floats", lambda e: f("metrics.psnr")(
+        np.zeros((1, 8, 8, 3), np.uint8), np.full((1, 8, 8, 3), 51, np.uint8)), lambda r, e: np.allclose(
+        r, f("metrics.psnr")(np.zeros((1, 8, 8, 3)), np.full((1, 8, 8, 3), 0.2)))),
+    raises("metrics.psnr", "floats in 0-255", lambda e: f("metrics.psnr")(e.images * 255, e.images * 255), "255",
+           "[0, 1]"),
+    raises("metrics.psnr", "NaN", lambda e: f("metrics.psnr")(_nan((1, 8, 8, 3)), np.zeros((1, 8, 8, 3))), "1 NaN",
+           "finite"),
+    raises("metrics.psnr", "one image without batch", lambda e: f("metrics.psnr")(e.image, e.image), "(64, 64, 3)",
+           "(N, H, W, 3)"),
+    raises("metrics.psnr", "empty batch", lambda e: f("metrics.psnr")(e.images[:0], e.images[:0]), "(0, 64, 64, 3)",
+           "(N, H, W, 3)"),
+    Handled("metrics.ssim", "identical images: 1", lambda e: f("metrics.ssim")(e.images, e.images),
+            lambda r, e: np.allclose(r, 1)),
+    Handled("metrics.ssim", "identical constant images: 1", lambda e: f("metrics.ssim")(
+        np.zeros((1, 16, 16, 3)), np.zeros((1, 16, 16, 3))), lambda r, e: np.allclose(r, 1)),
+    raises("metrics.ssim", "images smaller than the 11x11 window", lambda e: f("metrics.ssim")(
+        np.zeros((1, 8, 8, 3)), np.zeros((1, 8, 8, 3))), "(1, 8, 8, 3)", "H, W >= 11"),
+    raises("metrics.ssim", "NaN", lambda e: f("metrics.ssim")(_nan((1, 16, 16, 3)), np.zeros((1, 16, 16, 3))),
+           "1 NaN", "finite"),
+    Handled("metrics.perturbation_curves", "a constant map deletes pixels in random order (was top rows first)",
+            lambda e: _curves(np.zeros((1, 8, 8)))["deletion"][0, 2], lambda r, e: 0.2 < r < 0.8),
+    Handled("metrics.perturbation_curves", "a map without ties keeps its exact order",
+            lambda e: _curves(-np.arange(64.0).reshape(1, 8, 8))["deletion"][0, 2], lambda r, e: r == 0),
+    raises("metrics.perturbation_curves", "fractional class", lambda e: _curves(np.zeros((1, 8, 8)), target=1.5),
+           "target=1.5", "[0, 1]"),
+    raises("metrics.perturbation_curves", "a class per image, wrong count",
+           lambda e: _curves(np.zeros((1, 8, 8)), target=[0, 1]), "(2,)", "one per image"),
+    raises("metrics.perturbation_curves", "fractional steps", lambda e: _curves(np.zeros((1, 8, 8)), steps=2.5),
+           "steps=2.5", "an integer"),
+    raises("metrics.perturbation_curves", "negative sigma", lambda e: _curves(np.zeros((1, 8, 8)), sigma=-1),
+           "sigma=-1", ">= 0"),
+    raises("metrics.perturbation_curves", "no batch", lambda e: _curves(np.zeros((1, 8, 8)), batch_size=0),
+           "batch_size=0", ">= 1"),
+    raises("metrics.perturbation_curves", "NaN map", lambda e: _curves(_nan((1, 8, 8))), "1 NaN", "finite"),
+    raises("metrics.perturbation_curves", "images in 0-255", lambda e: f("metrics.perturbation_curves")(
+        _halves, np.full((1, 8, 8, 3), 255.0), np.zeros((1, 8, 8)), 0), "255", "[0, 1]"),
+    raises("metrics.auc", "fractions of another length", lambda e: f("metrics.auc")(np.ones((2, 5)), np.linspace(0, 1, 4)),
+           "(4,)", "(K,)"),
+    raises("metrics.auc", "one point per curve", lambda e: f("metrics.auc")(np.ones((2, 1))), "(2, 1)", "K >= 2"),
+    raises("metrics.auc", "NaN", lambda e: f("metrics.auc")(_nan((2, 5))), "1 NaN", "finite"),
+    Handled("base.normalize_maps", "a constant map: zeros, never NaN", lambda e: f("base.normalize_maps")(
+        np.ones((2, 8, 8))), lambda r, e: not r.any()),
+    raises("base.normalize_maps", "NaN", lambda e: f("base.normalize_maps")(_nan((2, 8, 8))), "1 NaN", "finite"),
+    Handled("plotting.normalize", "a constant map: zeros", lambda e: f("plotting.normalize")(np.full((8, 8), 3.0)),
+            lambda r, e: not r.any()),
+    raises("base.check_finite", "infinity", lambda e: f("base.check_finite")([1.0, np.inf], "curve"), "curve",
+           "1 infinite"),
 ]
 
 #: Public functions without a row, and why.
@@ -628,7 +721,6 @@ NO_BAD_INPUT = {
     "data.Scenes": "a record built by FashionScenes.generate",
     "data.make_sample": "maintainer tool that rewrites data/ from the Debian package",
     "images.sample_names": "no arguments",
-    "metrics.auc": "any curve is valid",
     "models.ModelSpec": "a record of the model registry",
     "models.CourseModel": "built by load_model (rows cover its methods)",
     "models.CourseModel.preprocess_tensor": "the unchecked, differentiable form of preprocess (used inside tapes)",
