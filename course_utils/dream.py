@@ -356,6 +356,7 @@ def dream(cm: ModelLike, image: np.ndarray, layers: str | Sequence[str] | Mappin
     octave_scale = check_number("octave_scale", octave_scale, 1.0, 4.0, low_open=True)
     step_size = check_number("step_size", step_size, 0.0, 1.0, low_open=True)
     tile_size = check_number("tile_size", tile_size, 1, integer=True)
+    seed = check_number("seed", seed, 0, integer=True)
     weights = _weights_of(layers, cm.dream_layers)
     d = dreamer(cm, list(weights))
     w = np.array(list(weights.values()), np.float32)

@@ -187,6 +187,37 @@ def _curves(heatmaps, target=0, **kw):
     return f("metrics.perturbation_curves")(_halves, np.ones((1, 8, 8, 3)), heatmaps, target, **kw)
 
 
+def _tiny(e, objective=None, **kw):
+    """``render`` on the tiny 8x8 model (channel 0 of conv_b unless ``objective``), 1 step."""
+    kw = {"steps": 1, "progress": False, **kw}
+    return f("optimization.render")(e.tiny, objective or f("optimization.channel")("conv_b", 0), **kw)
+
+
+def _renderer(e, objective=None):
+    return f("optimization.Renderer")(e.tiny, objective or f("optimization.channel")("conv_b", 0))
+
+
+def _variable(value):
+    import tensorflow as tf
+
+    return tf.Variable(value, dtype=tf.float32)
+
+
+def _dream(e, **kw):
+    return f("dream.dream")(e.vgg, e.image, **{"steps": 1, "octaves": 1, "progress": False, **kw})
+
+
+def _directions(e, **kw):
+    return f("embedding.render_directions")(e.vgg, "block1_conv2", np.ones((2, 12)), **{"steps": 1, "progress": False,
+                                                                                         **kw})
+
+
+def _atlas(e, **kw):
+    xy = np.random.default_rng(0).uniform(size=(20, 2))
+    kw = {"grid": 2, "min_count": 1, "steps": 1, "progress": False, **kw}
+    return f("embedding.atlas")(e.vgg, "block1_conv2", np.random.default_rng(1).uniform(size=(20, 12)), xy, **kw)
+
+
 def _render(e, objective, **kw):
     return f("optimization.render")(e.vgg, objective, steps=1, progress=False, **kw)
 
@@ -222,7 +253,7 @@ BY_MODULE = [
             lambda e: f("activations.channel_stats")(e.tiny, e.x, "conv_b"),
             lambda r, e: list(r) == ["conv_b"] and r["conv_b"]["max"].shape == (6,)),
     raises("activations.top_patches", "channel out of range",
-           lambda e: f("activations.top_patches")(e.tiny, e.x, e.x, "conv_b", 6), "channel 6", "< 6"),
+           lambda e: f("activations.top_patches")(e.tiny, e.x, e.x, "conv_b", 6), "channel=6", "[0, 5]"),
     raises("activations.top_patches", "unknown layer",
            lambda e: f("activations.top_patches")(e.tiny, e.x, e.x, "conv_z", 0), "'conv_z'", "conv_b"),
     # ---- attribution ----------------------------------------------------------------------------------------
@@ -709,6 +740,192 @@ DEGENERATE = [
            "1 infinite"),
 ]
 
+#: Every numeric argument of every optimizer (#11): NaN, inf, zero, negative, fractional and boolean values
+#: where whole or positive numbers are expected; a whole float such as 3.0 is taken as 3.
+NAN, INF = float("nan"), float("inf")
+NUMBERS = [
+    # ---- optimization.render / Renderer ---------------------------------------------------------------------
+    raises("optimization.render", "NaN learning rate (returned NaN images)", lambda e: _tiny(e, learning_rate=NAN),
+           "learning_rate=nan", "> 0"),
+    raises("optimization.render", "zero learning rate (returned quietly)", lambda e: _tiny(e, learning_rate=0),
+           "learning_rate=0", "> 0"),
+    raises("optimization.render", "negative learning rate", lambda e: _tiny(e, learning_rate=-0.1), "learning_rate=-0.1",
+           "> 0"),
+    raises("optimization.render", "huge learning rate", lambda e: _tiny(e, learning_rate=1e6), "learning_rate=1000000.0",
+           "<= 10"),
+    raises("optimization.render", "no steps (returned quietly)", lambda e: _tiny(e, steps=0), "steps=0", ">= 1"),
+    raises("optimization.render", "negative steps", lambda e: _tiny(e, steps=-3), "steps=-3", ">= 1"),
+    raises("optimization.render", "fractional steps", lambda e: _tiny(e, steps=2.5), "steps=2.5", "an integer"),
+    Handled("optimization.render", "a whole float of steps", lambda e: _tiny(e, steps=2.0),
+            lambda r, e: r[1].shape == (2, 1) and np.isfinite(r[0]).all()),
+    raises("optimization.render", "no images", lambda e: _tiny(e, n=0), "n=0", ">= 1"),
+    raises("optimization.render", "n=True", lambda e: _tiny(e, n=True), "n=True", "an integer"),
+    raises("optimization.render", "n that contradicts param",
+           lambda e: _tiny(e, n=2, param=f("optimization.Pixels")(1, 8)), "n=2", "leave n out"),
+    raises("optimization.render", "negative seed", lambda e: _tiny(e, seed=-1), "seed=-1", ">= 0"),
+    raises("optimization.render", "NaN seed", lambda e: _tiny(e, seed=NAN), "seed=nan", "an integer"),
+    raises("optimization.Renderer", "not an objective",
+           lambda e: f("optimization.Renderer")(e.tiny, lambda acts: acts["conv_b"]), "function", "channel(layer, c)"),
+    raises("optimization.Renderer.run", "no steps", lambda e: _renderer(e).run(0, progress=False), "steps=0", ">= 1"),
+    raises("optimization.Renderer.run", "NaN steps", lambda e: _renderer(e).run(NAN, progress=False), "steps=nan",
+           "an integer"),
+    raises("optimization.Renderer.run", "a NaN weight in a tf.Variable: the render diverges", lambda e: _renderer(
+        e, f("optimization.channel")("conv_b", 0) * _variable(NAN)).run(2, progress=False), "diverged",
+           "lower the learning rate"),
+    # ---- parameterizations ----------------------------------------------------------------------------------
+    raises("optimization.Pixels", "no images", lambda e: f("optimization.Pixels")(0, 8), "n=0", ">= 1"),
+    raises("optimization.Pixels", "fractional size", lambda e: f("optimization.Pixels")(1, 8.5), "size=8.5",
+           "an integer"),
+    raises("optimization.Pixels", "negative std", lambda e: f("optimization.Pixels")(1, 8, std=-1), "std=-1", ">= 0"),
+    raises("optimization.Pixels", "NaN std", lambda e: f("optimization.Pixels")(1, 8, std=NAN), "std=nan", "a number"),
+    raises("optimization.Pixels", "start image with a NaN pixel (returned NaN images)",
+           lambda e: f("optimization.Pixels")(1, 8, init=_nan((1, 8, 8, 3))), "init with 1 NaN", "finite"),
+    raises("optimization.Pixels", "start image in 0-255 floats",
+           lambda e: f("optimization.Pixels")(1, 8, init=np.full((1, 8, 8, 3), 255.0)), "255", "[0, 1]"),
+    raises("optimization.Pixels", "start image of another size",
+           lambda e: f("optimization.Pixels")(1, 8, init=np.zeros((1, 16, 16, 3))), "(1, 16, 16, 3)", "(1, 8, 8, 3)"),
+    raises("optimization.Pixels", "two start images for n=1",
+           lambda e: f("optimization.Pixels")(1, 8, init=np.zeros((2, 8, 8, 3))), "(2, 8, 8, 3)", "pass n and size"),
+    Handled("optimization.Pixels", "one uint8 start image (H, W, 3)",
+            lambda e: f("optimization.Pixels")(1, 8, init=np.full((8, 8, 3), 51, np.uint8))().numpy(),
+            lambda r, e: r.shape == (1, 8, 8, 3) and np.allclose(r, 0.2, atol=1e-5)),
+    Handled("optimization.Pixels", "start image with 0 and 1: clipped so the sigmoid reaches it",
+            lambda e: f("optimization.Pixels")(1, 8, init=np.eye(8)[None, :, :, None].repeat(3, -1))().numpy(),
+            lambda r, e: np.isfinite(r).all() and np.abs(r - np.eye(8)[None, :, :, None]).max() < 2e-3),
+    raises("optimization.Fourier", "no images", lambda e: f("optimization.Fourier")(0, 8), "n=0", ">= 1"),
+    raises("optimization.Fourier", "NaN size", lambda e: f("optimization.Fourier")(1, NAN), "size=nan", "an integer"),
+    raises("optimization.Fourier", "infinite std", lambda e: f("optimization.Fourier")(1, 8, std=INF), "std=inf",
+           "a number"),
+    raises("optimization.Fourier", "negative decay", lambda e: f("optimization.Fourier")(1, 8, decay=-1), "decay=-1",
+           ">= 0"),
+    raises("optimization.Fourier", "decay above 4", lambda e: f("optimization.Fourier")(1, 8, decay=10), "decay=10",
+           "<= 4"),
+    # ---- transforms ----------------------------------------------------------------------------------------
+    raises("optimization.jitter", "NaN", lambda e: f("optimization.jitter")(NAN), "d=nan", "an integer"),
+    raises("optimization.jitter", "fractional", lambda e: f("optimization.jitter")(1.5), "d=1.5", "an integer"),
+    raises("optimization.jitter", "True", lambda e: f("optimization.jitter")(True), "d=True", "an integer"),
+    Handled("optimization.jitter", "a whole float", lambda e: f("optimization.jitter")(2.0)(np.zeros((1, 8, 8, 3),
+                                                                                                     np.float32)),
+            lambda r, e: tuple(r.shape) == (1, 8, 8, 3)),
+    raises("optimization.jitter", "a shift as large as the image", lambda e: _tiny(
+        e, transforms=[f("optimization.jitter")(8)]), "d=8", "d < 8"),
+    raises("optimization.random_scale", "NaN factor", lambda e: f("optimization.random_scale")([1.0, NAN]),
+           "scale=nan", "> 0"),
+    raises("optimization.random_scale", "zero factor", lambda e: f("optimization.random_scale")([0, 1]), "scale=0",
+           "> 0"),
+    raises("optimization.random_scale", "huge factor", lambda e: f("optimization.random_scale")([100]), "scale=100",
+           "<= 10"),
+    raises("optimization.random_scale", "one number instead of a list", lambda e: f("optimization.random_scale")(1.05),
+           "scales=1.05", "non-empty list"),
+    Handled("optimization.random_scale", "a factor so small the image would vanish: at least one pixel",
+            lambda e: f("optimization.random_scale")([0.01])(np.ones((1, 8, 8, 3), np.float32)),
+            lambda r, e: tuple(r.shape) == (1, 8, 8, 3) and np.isfinite(r).all()),
+    raises("optimization.random_rotate", "NaN", lambda e: f("optimization.random_rotate")(NAN), "degrees=nan",
+           "a number"),
+    raises("optimization.random_rotate", "infinite", lambda e: f("optimization.random_rotate")(INF), "degrees=inf",
+           "<= 180"),
+    raises("optimization.random_rotate", "negative", lambda e: f("optimization.random_rotate")(-10), "degrees=-10",
+           ">= 0"),
+    raises("optimization.random_rotate", "above 180", lambda e: f("optimization.random_rotate")(270), "degrees=270",
+           "<= 180"),
+    raises("optimization.standard_transforms", "size 0", lambda e: f("optimization.standard_transforms")(0), "size=0",
+           ">= 1"),
+    raises("optimization.standard_transforms", "NaN size", lambda e: f("optimization.standard_transforms")(NAN),
+           "size=nan", "an integer"),
+    # ---- objectives ----------------------------------------------------------------------------------------
+    Handled("optimization.channel", "a whole float channel (raised inside TensorFlow)",
+            lambda e: _tiny(e, f("optimization.channel")("conv_b", 3.0)),
+            lambda r, e: np.isfinite(r[0]).all() and r[1].shape == (1, 1)),
+    raises("optimization.channel", "fractional channel", lambda e: f("optimization.channel")("conv_b", 3.5),
+           "channel=3.5", "an integer"),
+    raises("optimization.channel", "NaN channel", lambda e: f("optimization.channel")("conv_b", NAN), "channel=nan",
+           "an integer"),
+    raises("optimization.channel", "infinite channel", lambda e: f("optimization.channel")("conv_b", INF),
+           "channel=inf", "an integer"),
+    raises("optimization.channel", "channel True", lambda e: f("optimization.channel")("conv_b", True), "channel=True",
+           "an integer"),
+    raises("optimization.channel", "negative channel", lambda e: f("optimization.channel")("conv_b", -1), "channel=-1",
+           ">= 0"),
+    raises("optimization.channel", "a fractional channel in a list", lambda e: f("optimization.channel")(
+        "conv_b", [0, 1.5]), "channel=1.5", "an integer"),
+    raises("optimization.channel", "an empty list", lambda e: f("optimization.channel")("conv_b", []), "channel=[]",
+           "non-empty list"),
+    raises("optimization.channel", "three channels for two images",
+           lambda e: _tiny(e, f("optimization.channel")("conv_b", [0, 1, 2]), n=2), "does not fit a batch of 2",
+           "n equal to its length"),
+    Handled("optimization.neuron", "whole float channel and position",
+            lambda e: _tiny(e, f("optimization.neuron")("conv_b", 2.0, y=1.0, x=7.0)),
+            lambda r, e: np.isfinite(r[0]).all()),
+    raises("optimization.neuron", "fractional channel", lambda e: f("optimization.neuron")("conv_b", 0.5),
+           "channel=0.5", "an integer"),
+    raises("optimization.neuron", "fractional y", lambda e: f("optimization.neuron")("conv_b", 0, y=1.5), "y=1.5",
+           "an integer"),
+    raises("optimization.neuron", "NaN x", lambda e: f("optimization.neuron")("conv_b", 0, x=NAN), "x=nan",
+           "an integer"),
+    raises("optimization.neuron", "x out of range", lambda e: _tiny(e, f("optimization.neuron")("conv_b", 0, x=8)),
+           "x=8", "< 8"),
+    Handled("optimization.class_logit", "a whole float class (raised inside TensorFlow)",
+            lambda e: _tiny(e, f("optimization.class_logit")(2.0)), lambda r, e: np.isfinite(r[0]).all()),
+    raises("optimization.class_logit", "fractional class", lambda e: f("optimization.class_logit")(2.5), "class=2.5",
+           "an integer"),
+    raises("optimization.class_logit", "class True", lambda e: f("optimization.class_logit")(True), "class=True",
+           "an integer"),
+    raises("optimization.class_logit", "class out of range (tiny model)",
+           lambda e: _tiny(e, f("optimization.class_logit")(3)), "class 3", "< 3"),
+    raises("optimization.direction", "NaN in the vector", lambda e: f("optimization.direction")("conv_b", _nan(6)),
+           "1 NaN", "finite"),
+    raises("optimization.direction", "a zero vector: no direction (rendered noise)",
+           lambda e: f("optimization.direction")("conv_b", np.zeros(6)), "all zero", "no direction"),
+    raises("optimization.direction", "a matrix", lambda e: f("optimization.direction")("conv_b", np.ones((2, 6))),
+           "(2, 6)", "(channels,)"),
+    raises("optimization.feature_match", "NaN target",
+           lambda e: f("optimization.feature_match")("conv_b", _nan((1, 8, 8, 6))), "target with 1 NaN", "finite"),
+    raises("optimization.Objective", "NaN weight", lambda e: f("optimization.channel")("conv_b", 0) * NAN,
+           "weight=nan", "a number"),
+    raises("optimization.Objective", "infinite weight on the left", lambda e: INF * f("optimization.total_variation")(),
+           "weight=inf", "a number"),
+    raises("optimization.l2", "NaN centre", lambda e: f("optimization.l2")(NAN), "center=nan", "a number"),
+    raises("optimization.l2", "centre outside the image range", lambda e: f("optimization.l2")(2), "center=2",
+           "<= 1"),
+    # ---- dream ----------------------------------------------------------------------------------------------
+    raises("dream.dream", "NaN steps", lambda e: _dream(e, steps=NAN), "steps=nan", "an integer"),
+    raises("dream.dream", "fractional octaves", lambda e: _dream(e, octaves=2.5), "octaves=2.5", "an integer"),
+    raises("dream.dream", "octave_scale 1: no octaves apart", lambda e: _dream(e, octave_scale=1.0),
+           "octave_scale=1.0", "> 1"),
+    raises("dream.dream", "infinite octave_scale", lambda e: _dream(e, octave_scale=INF), "octave_scale=inf", "<= 4"),
+    raises("dream.dream", "zero step size", lambda e: _dream(e, step_size=0), "step_size=0", "> 0"),
+    raises("dream.dream", "NaN step size", lambda e: _dream(e, step_size=NAN), "step_size=nan", "> 0"),
+    raises("dream.dream", "tile_size True", lambda e: _dream(e, tile_size=True), "tile_size=True", "an integer"),
+    raises("dream.dream", "negative seed", lambda e: _dream(e, seed=-1), "seed=-1", ">= 0"),
+    raises("dream.dream", "NaN layer weight", lambda e: _dream(e, layers={"block2_conv2": NAN}), "nan", "finite"),
+    Handled("dream.dream", "whole floats of steps and octaves", lambda e: _dream(e, steps=1.0, octaves=1.0),
+            lambda r, e: r.image.shape == (64, 64, 3) and np.isfinite(r.image).all()),
+    # ---- embedding: atlas render ---------------------------------------------------------------------------
+    raises("embedding.render_directions", "no steps", lambda e: _directions(e, steps=0), "steps=0", ">= 1"),
+    raises("embedding.render_directions", "fractional batch", lambda e: _directions(e, batch=2.5), "batch=2.5",
+           "an integer"),
+    raises("embedding.render_directions", "negative cosine power", lambda e: _directions(e, cossim_pow=-1),
+           "cossim_pow=-1", ">= 0"),
+    raises("embedding.render_directions", "NaN learning rate", lambda e: _directions(e, learning_rate=NAN),
+           "learning_rate=nan", "> 0"),
+    raises("embedding.render_directions", "negative seed", lambda e: _directions(e, seed=-2), "seed=-2", ">= 0"),
+    raises("embedding.directions", "NaN cosine power",
+           lambda e: f("embedding.directions")("conv_b", np.ones((1, 6)), cossim_pow=NAN), "cossim_pow=nan", ">= 0"),
+    raises("embedding.atlas", "NaN grid", lambda e: _atlas(e, grid=NAN), "grid=nan", "an integer"),
+    raises("embedding.atlas", "no cells", lambda e: _atlas(e, grid=0), "grid=0", ">= 1"),
+    raises("embedding.atlas", "fractional min_count", lambda e: _atlas(e, min_count=2.5), "min_count=2.5",
+           "an integer"),
+    raises("embedding.atlas", "NaN steps", lambda e: _atlas(e, steps=NAN), "steps=nan", "an integer"),
+    raises("embedding.atlas", "zero learning rate", lambda e: _atlas(e, learning_rate=0), "learning_rate=0", "> 0"),
+    Handled("embedding.atlas", "a whole float grid", lambda e: _atlas(e, grid=2.0),
+            lambda r, e: r.icons.shape == (2, 2, 64, 64, 3) and np.isfinite(r.icons).all()),
+    # ---- activations ----------------------------------------------------------------------------------------
+    raises("activations.top_patches", "fractional channel",
+           lambda e: f("activations.top_patches")(e.tiny, e.x, e.x, "conv_b", 2.5), "channel=2.5", "[0, 5]"),
+    raises("activations.top_patches", "no patches", lambda e: f("activations.top_patches")(e.tiny, e.x, e.x, "conv_b", 0,
+                                                                                           k=0), "k=0", ">= 1"),
+]
+
 #: Public functions without a row, and why.
 NO_BAD_INPUT = {
     "activations.layer_paths": "takes only a model",
@@ -730,12 +947,7 @@ NO_BAD_INPUT = {
     "base.compiled_functions": "no arguments",
     "base.capped_steps": "reads COURSE_MAX_STEPS; every caller checks its steps",
     "base.per_image_chunks": "internal batching of checked inputs (smoothgrad, integrated_gradients check them)",
-    "optimization.Objective": "built by the objective helpers, which have rows",
     "optimization.total_variation": "no arguments",
-    "optimization.l2": "any centre is valid",
-    "optimization.random_rotate": "any angle is valid",
-    "optimization.standard_transforms": "any size gives valid transforms (it only scales the jitter)",
-    "optimization.Renderer.run": "any step count is valid (0 returns the initial image)",
     "runner.RunResult": "a record",
     "runner.main": "command line: argparse names the bad argument and the valid choices",
     "train.main": "command line: argparse names the bad argument and the valid choices",
@@ -765,7 +977,7 @@ KNOWN_GAPS = {
 }
 
 
-ROWS = BY_MODULE + DEGENERATE
+ROWS = BY_MODULE + DEGENERATE + NUMBERS
 
 
 def public_functions() -> list[str]:
