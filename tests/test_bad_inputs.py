@@ -81,6 +81,7 @@ class Env:
         Image.fromarray(np.dstack([photo, np.full((40, 50), 128, np.uint8)])).save(tmp / "rgba.png")
         (tmp / "corrupt.png").write_bytes(b"this is not a PNG file")
         (tmp / "truncated.png").write_bytes((tmp / "photo.png").read_bytes()[:200])
+        _write_formats(tmp)
 
     def child(self, expr: str):
         """``eval(expr)`` in a fresh Python process (see :data:`CHILD`), its exception raised again here."""
@@ -108,6 +109,65 @@ class Env:
 
             self._imagenet = load_model("mobilenet_v2", weights=None, verbose=False)
         return self._imagenet
+
+
+def _png16(path, a: np.ndarray, color_type: int) -> None:
+    """Write ``a`` (uint16, (H, W) or (H, W, channels)) as a 16-bit PNG by hand (Pillow writes no 16-bit RGB)."""
+    import struct
+    import zlib
+
+    h, w = a.shape[:2]
+    raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _write_formats(tmp) -> None:
+    """One small file per image mode and format Pillow reads, with known pixels (see the FORMATS rows)."""
+    from PIL import Image
+
+    rgb = np.zeros((6, 8, 3), np.uint8)
+    rgb[0, 0], rgb[0, 1] = (10, 20, 30), (255, 0, 0)
+    for ext, kw in (("png", {}), ("bmp", {}), ("tif", {}), ("webp", {"lossless": True})):
+        Image.fromarray(rgb).save(tmp / f"rgb.{ext}", **kw)
+    Image.fromarray(rgb).save(tmp / "rgb.jpg", quality=95)
+    bits = np.zeros((6, 8), bool)
+    bits[0, 0] = True
+    Image.fromarray(bits).save(tmp / "bits.png")
+    gray = np.full((6, 8), 51, np.uint8)
+    Image.fromarray(gray).save(tmp / "gray51.png")
+    Image.fromarray(np.dstack([np.zeros((6, 8), np.uint8), np.full((6, 8), 128, np.uint8)])).save(tmp / "la.png")
+    palette = Image.new("P", (8, 6), 1)
+    palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    palette.save(tmp / "palette.png")
+    palette.save(tmp / "palette_clear.png", transparency=1)
+    Image.new("PA", (8, 6), (1, 0)).save(tmp / "pa.tif")  # PA: palette index 1, fully transparent
+    rgba = np.zeros((6, 8, 4), np.uint8)
+    rgba[0, 0], rgba[0, 1] = (255, 0, 0, 0), (255, 0, 0, 255)
+    Image.fromarray(rgba).save(tmp / "rgba.png")
+    ramp = np.linspace(0, 65535, 48).astype(np.uint16).reshape(6, 8)  # 98% of it is above 255
+    for name in ("gray16.png", "gray16.tif"):
+        Image.fromarray(ramp).save(tmp / name)
+    Image.frombytes("I;16B", (8, 6), ramp.astype(">u2").tobytes()).save(tmp / "gray16b.tif")
+    Image.fromarray(ramp.astype(np.int32)).save(tmp / "int32.tif")
+    Image.fromarray(np.full((6, 8), 100_000, np.int32)).save(tmp / "int32_big.tif")
+    Image.fromarray(np.full((6, 8), 0.25, np.float32)).save(tmp / "float.tif")
+    Image.fromarray(np.full((6, 8), 2.0, np.float32)).save(tmp / "float_big.tif")
+    Image.fromarray(np.full((6, 8), np.nan, np.float32)).save(tmp / "float_nan.tif")
+    _png16(tmp / "rgb16.png", np.broadcast_to(np.array([0x8000, 0xFFFF, 0], np.uint16), (6, 8, 3)), color_type=2)
+    _png16(tmp / "la16.png", np.broadcast_to(np.array([0, 0x8000], np.uint16), (6, 8, 2)), color_type=4)
+    for ext in ("jpg", "tif"):
+        Image.new("CMYK", (8, 6), (0, 255, 255, 0)).save(tmp / f"cmyk.{ext}")
+    Image.new("YCbCr", (8, 6), (128, 128, 128)).save(tmp / "ycbcr.tif")
+    Image.new("LAB", (8, 6), (128, 128, 128)).save(tmp / "lab.tif")
+    frames = [Image.new("RGB", (8, 6), (255, 0, 0)), Image.new("RGB", (8, 6), (0, 0, 255))]
+    frames[0].save(tmp / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp / "anim.webp", save_all=True, append_images=frames[1:], lossless=True)
+    frames[0].save(tmp / "pages.tif", save_all=True, append_images=frames[1:])
 
 
 @pytest.fixture(scope="module")
@@ -926,6 +986,61 @@ NUMBERS = [
                                                                                            k=0), "k=0", ">= 1"),
 ]
 
+def _load(name):
+    return lambda e: f("images.load_image")(e.tmp / name)
+
+
+def _pixel(y, x, rgb, atol=1e-6):
+    """A check: the loaded image is (6, 8, 3) float32 in [0, 1] with ``rgb`` at ``(y, x)``."""
+    return lambda r, e: (r.shape == (6, 8, 3) and r.dtype == np.float32 and 0 <= r.min() and r.max() <= 1
+                         and np.allclose(r[y, x], rgb, atol=atol))
+
+
+#: Every image mode and format Pillow reads (#11): load_image gives (H, W, 3) float32 in [0, 1] with the
+#: right values, or a clear error (checked at a known pixel; files made by _write_formats).
+RED, WHITE = (1, 0, 0), (1, 1, 1)
+FORMATS = [
+    Handled("images.load_image", "1-bit PNG", _load("bits.png"), lambda r, e: _pixel(0, 0, WHITE)(r, e)
+            and (r[0, 1] == 0).all()),
+    Handled("images.load_image", "8-bit gray (L) PNG", _load("gray51.png"), _pixel(2, 3, (0.2, 0.2, 0.2))),
+    Handled("images.load_image", "gray + alpha (LA) PNG, over white", _load("la.png"), _pixel(0, 0, [1 - 128 / 255] * 3)),
+    Handled("images.load_image", "palette (P) PNG", _load("palette.png"), _pixel(0, 0, RED)),
+    Handled("images.load_image", "palette PNG with a transparent colour, over white", _load("palette_clear.png"),
+            _pixel(0, 0, WHITE)),
+    Handled("images.load_image", "palette + alpha (PA) TIFF, over white", _load("pa.tif"), _pixel(0, 0, WHITE)),
+    Handled("images.load_image", "RGB PNG", _load("rgb.png"), _pixel(0, 0, np.array([10, 20, 30]) / 255)),
+    Handled("images.load_image", "RGBA PNG: transparent over white, opaque as is", _load("rgba.png"),
+            lambda r, e: _pixel(0, 0, WHITE)(r, e) and np.allclose(r[0, 1], RED)),
+    Handled("images.load_image", "16-bit gray (I;16) PNG: divided by 65535 (was 98% white)", _load("gray16.png"),
+            lambda r, e: _pixel(5, 7, WHITE)(r, e) and np.allclose(r[..., 0].ravel(), np.linspace(0, 1, 48), atol=1e-4)),
+    Handled("images.load_image", "16-bit gray TIFF", _load("gray16.tif"), _pixel(0, 0, (0, 0, 0))),
+    Handled("images.load_image", "16-bit big-endian gray (I;16B) TIFF", _load("gray16b.tif"),
+            lambda r, e: np.allclose(r[..., 1].ravel(), np.linspace(0, 1, 48), atol=1e-4)),
+    Handled("images.load_image", "32-bit integer (I) TIFF holding 16-bit values", _load("int32.tif"),
+            lambda r, e: np.allclose(r[..., 2].ravel(), np.linspace(0, 1, 48), atol=1e-4)),
+    raises("images.load_image", "32-bit integer (I) TIFF beyond 16 bits", _load("int32_big.tif"), "int32_big.tif",
+           "mode I", "[100000, 100000]", "0..65535"),
+    Handled("images.load_image", "float (F) TIFF in [0, 1]: as it is", _load("float.tif"), _pixel(1, 1, (0.25,) * 3)),
+    raises("images.load_image", "float (F) TIFF beyond 1", _load("float_big.tif"), "float_big.tif", "[2, 2]", "0..1"),
+    raises("images.load_image", "float (F) TIFF of NaN", _load("float_nan.tif"), "float_nan.tif", "nan", "0..1"),
+    Handled("images.load_image", "16-bit RGB PNG: 8 bits per channel", _load("rgb16.png"),
+            _pixel(3, 3, (128 / 255, 1, 0))),
+    Handled("images.load_image", "16-bit gray + alpha PNG, over white", _load("la16.png"),
+            _pixel(3, 3, [1 - 128 / 255] * 3)),
+    Handled("images.load_image", "CMYK JPEG", _load("cmyk.jpg"), _pixel(2, 2, RED, atol=0.02)),
+    Handled("images.load_image", "CMYK TIFF", _load("cmyk.tif"), _pixel(2, 2, RED)),
+    Handled("images.load_image", "YCbCr TIFF", _load("ycbcr.tif"), _pixel(2, 2, (128 / 255,) * 3, atol=2 / 255)),
+    Handled("images.load_image", "CIELAB TIFF: L* = 50 is sRGB gray 119", _load("lab.tif"),
+            _pixel(2, 2, (119 / 255,) * 3, atol=2 / 255)),
+    Handled("images.load_image", "animated GIF: the first frame", _load("anim.gif"), _pixel(2, 2, RED)),
+    Handled("images.load_image", "animated WebP: the first frame", _load("anim.webp"), _pixel(2, 2, RED)),
+    Handled("images.load_image", "multi-page TIFF: the first page", _load("pages.tif"), _pixel(2, 2, RED)),
+    Handled("images.load_image", "RGB JPEG", _load("rgb.jpg"), lambda r, e: _pixel(5, 7, (0, 0, 0), atol=0.05)(r, e)),
+    Handled("images.load_image", "RGB BMP", _load("rgb.bmp"), _pixel(0, 1, RED)),
+    Handled("images.load_image", "RGB TIFF", _load("rgb.tif"), _pixel(0, 0, np.array([10, 20, 30]) / 255)),
+    Handled("images.load_image", "lossless WebP", _load("rgb.webp"), _pixel(0, 1, RED)),
+]
+
 #: Public functions without a row, and why.
 NO_BAD_INPUT = {
     "activations.layer_paths": "takes only a model",
@@ -977,7 +1092,7 @@ KNOWN_GAPS = {
 }
 
 
-ROWS = BY_MODULE + DEGENERATE + NUMBERS
+ROWS = BY_MODULE + DEGENERATE + NUMBERS + FORMATS
 
 
 def public_functions() -> list[str]:
