@@ -1041,6 +1041,118 @@ FORMATS = [
     Handled("images.load_image", "lossless WebP", _load("rgb.webp"), _pixel(0, 1, RED)),
 ]
 
+def _build(kind: str, linear: bool = False):
+    """A fresh tiny 8x8 model of ``kind`` (layers conv_a, conv_b, gap, logits; 3 classes), seeded. With
+    ``linear``, the same model (same weights) with a linear last layer, as the course scores it."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers = [keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a"),
+              keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv_b"),
+              keras.layers.GlobalAveragePooling2D(name="gap")]
+    if kind == "Sequential with Input":
+        return keras.Sequential([keras.Input((8, 8, 3)), *layers, keras.layers.Dense(3, name="logits")])
+    if kind == "Sequential without Input":
+        return keras.Sequential([*layers, keras.layers.Dense(3, name="logits")])
+    if kind == "subclassed":
+        class Subclassed(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.stack = layers + [keras.layers.Dense(3)]
+
+            def call(self, x):
+                for layer in self.stack:
+                    x = layer(x)
+                return x
+
+        model = Subclassed()
+        model(np.zeros((1, 8, 8, 3), np.float32))  # built, yet it has no graph of layers
+        return model
+    inputs = keras.Input((8, 8, 3))
+    if kind == "nested backbone":
+        backbone = keras.Sequential([keras.Input((8, 8, 3)), *layers[:2]], name="backbone")
+        x = layers[2](backbone(inputs))
+    else:
+        x = layers[2](layers[1](layers[0](inputs)))
+    head = {"Dense softmax": "softmax", "Dense sigmoid": "sigmoid"}.get(kind)
+    out = keras.layers.Dense(3, activation=None if linear else head, name="logits")(x)
+    if kind == "Softmax layer" and not linear:
+        out = keras.layers.Softmax()(out)
+    if kind == "Activation softmax" and not linear:
+        out = keras.layers.Activation("softmax")(out)
+    model = keras.Model(inputs, out, name=kind.replace(" ", "_"))
+    if linear:
+        model.set_weights(_build(kind).get_weights())
+    return model
+
+
+#: What each method of the model-kind sweep computes on ``model``: maps, activations or a rendered image.
+ON_MODEL = {
+    "attribution.vanilla_saliency": lambda m, x, layer: f("attribution.vanilla_saliency")(m, x, 0),
+    "cam.grad_cam": lambda m, x, layer: f("cam.grad_cam")(m, x, 0, layer),
+    "activations.get_activations": lambda m, x, layer: f("activations.get_activations")(m, x, layer),
+    "optimization.render": lambda m, x, layer: f("optimization.render")(
+        m, f("optimization.class_logit")(0), steps=2, progress=False)[0],
+}
+
+
+def _on_kind(fn: str, kind: str, linear: bool = False):
+    """``(result, warnings)`` of ``ON_MODEL[fn]`` on a fresh model of ``kind``."""
+    import warnings
+
+    x = np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 3)).astype(np.float32)
+    layer = "backbone/conv_b" if kind == "nested backbone" else "conv_b"
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        result = ON_MODEL[fn](_build(kind, linear), x, layer)
+    return np.asarray(result), [str(w.message) for w in said]
+
+
+def _kind_rows(fn: str) -> list:
+    """One row per model kind Keras builds for the method ``fn``."""
+    rows = [Handled(fn, f"{kind} model", lambda e, kind=kind: _on_kind(fn, kind),
+                    lambda r, e: np.isfinite(r[0]).all() and r[0].shape[0] in (1, 2) and not r[1])
+            for kind in ("functional", "Sequential with Input", "nested backbone")]
+    rows += [raises(fn, "subclassed model", lambda e: _on_kind(fn, "subclassed"), "subclassed keras.Model",
+                    "functional API"),
+             raises(fn, "Sequential without Input (unbuilt)", lambda e: _on_kind(fn, "Sequential without Input"),
+                    "without a defined input", "keras.Input(shape)")]
+    for kind in ("Dense softmax", "Softmax layer", "Activation softmax", "Dense sigmoid"):
+        rows.append(Handled(fn, f"{kind} output: the logits are scored, with a warning",
+                            lambda e, kind=kind: (_on_kind(fn, kind), _on_kind(fn, kind, linear=True)),
+                            lambda r, e, kind=kind: np.allclose(r[0][0], r[1][0], atol=1e-6) and not r[1][1]
+                            and any(kind.split()[-1].lower() in w and "logits" in w for w in r[0][1])))
+    return rows
+
+
+#: Every model kind Keras builds (#11), for a saliency map, a Grad-CAM map, activations and a render:
+#: the clear error (subclassed, unbuilt Sequential) or the result, where a softmax/sigmoid output gives
+#: the same result as the same model with a linear last layer, and says so once.
+MODEL_KINDS = [row for fn in ON_MODEL for row in _kind_rows(fn)] + [
+    raises("base.keras_model", "a nested model whose last layer is a softmax", lambda e: f("base.keras_model")(
+        _nested_softmax()), "'probabilities'", "classifier_activation=None"),
+    raises("base.keras_model", "two outputs", lambda e: f("base.keras_model")(_two_outputs()), "(None, 3)",
+           "one (N, classes) output"),
+]
+
+
+def _nested_softmax():
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    inner = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(3, activation="softmax")], name="probabilities")
+    return keras.Model(inputs, inner(inputs))
+
+
+def _two_outputs():
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    return keras.Model(inputs, [keras.layers.Dense(3)(x), keras.layers.Dense(3)(x)])
+
+
 #: Public functions without a row, and why.
 NO_BAD_INPUT = {
     "activations.layer_paths": "takes only a model",
@@ -1092,7 +1204,7 @@ KNOWN_GAPS = {
 }
 
 
-ROWS = BY_MODULE + DEGENERATE + NUMBERS + FORMATS
+ROWS = BY_MODULE + DEGENERATE + NUMBERS + FORMATS + MODEL_KINDS
 
 
 def public_functions() -> list[str]:
