@@ -1,11 +1,24 @@
-"""The bad-input sweep (issue #6): one table over every public ``course_utils`` function.
+"""The bad-input sweep (issues #6 and #11): one table over every public ``course_utils`` function.
 
-Each row feeds one bad input to one function: unknown layer names, class/channel/neuron out of range,
-wrong shapes (HxW, HxWx1, HxWx4 RGBA, the wrong size for a fixed-size model), uint8 instead of float,
-NaN or empty input, a missing or corrupt image file, a layer without spatial output for CAM methods.
-The function must raise ValueError or FileNotFoundError whose message names the bad value and what
-is allowed (the strings listed in the row), or handle the input sensibly (``Handled`` rows: grayscale
-and RGBA photos are converted, uint8 images scaled, and the conversion is said once).
+Each row feeds one bad input to one function. The function must raise ValueError or FileNotFoundError
+whose message names the bad value and what is allowed (the strings listed in the row), or return a
+documented, sensible result (``Handled`` rows, each with a check that can fail). No row may crash the
+process, return NaN, or return quietly what cannot be right. The rows come in five categories:
+
+- ``BY_MODULE`` (#6), module by module: unknown layer names, class/channel/neuron out of range, wrong
+  shapes (HxW, HxWx1, HxWx4 RGBA, the wrong size for a fixed-size model), uint8 instead of float, NaN or
+  empty input, missing or corrupt files, layers without spatial output for CAM methods.
+- ``DEGENERATE``: degenerate data for every embedding and metric function: identical, all-zero, tiny- or
+  huge-scale vectors, one or two rows, fewer rows than perplexity/n_neighbors, constant maps, empty and
+  all-true masks, identical images. t-SNE and UMAP rows run in a child process (:func:`in_child`), so a
+  segmentation fault in native code fails one row instead of the whole run.
+- ``NUMBERS``: every numeric argument of every optimizer (render, Renderer, Pixels, Fourier, transforms,
+  objectives, dream, atlas): NaN, inf, zero, negative, fractional and boolean values. A whole float such
+  as 3.0 is taken as 3; 3.5, NaN, inf and True are errors.
+- ``FORMATS``: every image mode and format Pillow reads, loaded by ``images.load_image`` as (H, W, 3)
+  float32 in [0, 1] with the right value at a known pixel, or refused clearly (files written in tmp).
+- ``MODEL_KINDS``: every model kind Keras builds (functional, Sequential with and without Input, nested
+  backbone, subclassed, softmax and sigmoid outputs) for saliency, Grad-CAM, activations and render.
 
 ``test_every_public_function_has_a_row`` keeps the table complete: a new public function needs a row
 here, or an entry in ``NO_BAD_INPUT`` saying why it has none.
@@ -227,6 +240,15 @@ def _nan(shape):
 def _grid():
     """A 2 x 2 grid of 20 random points."""
     return f("embedding.grid_cells")(np.random.default_rng(0).uniform(size=(20, 2)), grid=2, min_count=1)
+
+
+def _warned(call):
+    """``(call(), [warning messages])``."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        return call(), [str(w.message) for w in said]
 
 
 def _peak():
@@ -545,6 +567,21 @@ BY_MODULE = [
            lambda e: f("plotting.upsample_rgb")(np.zeros((8, 8)), (64, 64)), "(8, 8)", "(h, w, 3)"),
     raises("plotting.overlay", "a batch of maps", lambda e: f("plotting.overlay")(e.image, np.zeros((2, 8, 8))),
            "(2, 8, 8)", "(h, w)"),
+    raises("plotting.plot_layout", "labels of another length",
+           lambda e: f("plotting.plot_layout")(np.zeros((5, 2)), np.zeros(4, int)), "labels of shape (4,)", "5 points"),
+    raises("plotting.plot_layout", "a 3-D layout", lambda e: f("plotting.plot_layout")(np.zeros((5, 3)), np.zeros(5, int)),
+           "(5, 3)", "(N, 2)"),
+    raises("plotting.plot_layout", "NaN in the layout",
+           lambda e: f("plotting.plot_layout")(_nan((5, 2)), np.zeros(5, int)), "1 NaN", "finite"),
+    raises("plotting.plot_layout", "float labels", lambda e: f("plotting.plot_layout")(np.zeros((5, 2)), np.zeros(5)),
+           "float64", "integer class indices"),
+    raises("plotting.plot_layout", "images of another count", lambda e: f("plotting.plot_layout")(
+        np.zeros((3, 2)), np.zeros(3, int), images=e.images[:2]), "images of shape (2, 64, 64, 3)", "3 points"),
+    raises("plotting.plot_layout", "wrong flags of another length", lambda e: f("plotting.plot_layout")(
+        np.zeros((3, 2)), np.zeros(3, int), wrong=np.ones(4, bool)), "wrong of shape (4,)", "one per point"),
+    Handled("plotting.plot_layout", "identical points: drawn in a unit box around them",
+            lambda e: _warned(lambda: f("plotting.plot_layout")(np.ones((4, 2)), np.arange(4), images=e.images[[0, 1, 2, 0]])),
+            lambda r, e: not r[1] and np.allclose(r[0].axes[0].get_xlim(), (0.97, 1.03))),
     raises("plotting.show_images", "no images", lambda e: f("plotting.show_images")([]), "no images", "at least one"),
     raises("base.tile", "zero columns", lambda e: f("base.tile")(np.zeros((4, 8, 8)), 0), "ncols=0", ">= 1"),
     raises("plotting.activation_grid", "a batch of activations",
@@ -1098,14 +1135,10 @@ ON_MODEL = {
 
 def _on_kind(fn: str, kind: str, linear: bool = False):
     """``(result, warnings)`` of ``ON_MODEL[fn]`` on a fresh model of ``kind``."""
-    import warnings
-
     x = np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 3)).astype(np.float32)
     layer = "backbone/conv_b" if kind == "nested backbone" else "conv_b"
-    with warnings.catch_warnings(record=True) as said:
-        warnings.simplefilter("always")
-        result = ON_MODEL[fn](_build(kind, linear), x, layer)
-    return np.asarray(result), [str(w.message) for w in said]
+    result, said = _warned(lambda: ON_MODEL[fn](_build(kind, linear), x, layer))
+    return np.asarray(result), said
 
 
 def _kind_rows(fn: str) -> list:
@@ -1197,13 +1230,6 @@ NO_BAD_INPUT = {
     "train.build_fashion_watermark": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",
 }
 
-#: Public functions whose bad inputs are not yet caught with a clear message (modules still being written
-#: when this sweep was made): each is a row to add once its module checks the input.
-KNOWN_GAPS = {
-    "plotting.plot_layout": "xy and labels of different lengths fail inside matplotlib",
-}
-
-
 ROWS = BY_MODULE + DEGENERATE + NUMBERS + FORMATS + MODEL_KINDS
 
 
@@ -1226,7 +1252,7 @@ def public_functions() -> list[str]:
 
 
 def test_every_public_function_has_a_row():
-    covered = {row.fn for row in ROWS} | set(NO_BAD_INPUT) | set(KNOWN_GAPS)
+    covered = {row.fn for row in ROWS} | set(NO_BAD_INPUT)
     missing = [name for name in public_functions() if name not in covered]
     assert not missing, (f"public functions without a bad-input row in {__file__}: {missing}. Add a row to ROWS "
                          "(or, if no input can be wrong, a reason to NO_BAD_INPUT)")
