@@ -215,7 +215,8 @@ def check_number(name: str, value, low: float | None = None, high: float | None 
     if not ok:
         bound = f"{'>' if low_open else '>='} {low:g}" if low is not None else ""
         bound += (" and " if bound and high is not None else "") + (f"<= {high:g}" if high is not None else "")
-        raise ValueError(f"{name}={_shown(value)!r}: expected {'an integer' if integer else 'a number'} {bound}".rstrip())
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{name}={_shown(value)!r}: expected {kind} {bound}".rstrip())
     return int(value) if integer else float(value)
 
 
@@ -310,6 +311,6 @@ def network_available(host: tuple[str, int] = NETWORK_HOST, timeout: float = NET
     return bool(result and result[0])
 
 
-__all__ = ["ModelLike", "Target", "model_cache", "compiled_functions", "keras_model", "check_x", "check_index", "check_target",
-           "check_number", "check_finite", "check_vectors", "check_image_values", "normalize_maps", "per_image_chunks", "resize_map", "resize_maps", "tile", "capped_steps",
-           "network_available"]
+__all__ = ["ModelLike", "Target", "model_cache", "compiled_functions", "keras_model", "check_x", "check_index",
+           "check_target", "check_number", "check_finite", "check_vectors", "check_image_values", "normalize_maps",
+           "per_image_chunks", "resize_map", "resize_maps", "tile", "capped_steps", "network_available"]
