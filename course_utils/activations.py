@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from course_utils.base import ModelLike, check_x, keras_model, model_cache
+from course_utils.base import ModelLike, check_index, check_number, check_x, keras_model, model_cache
 
 _CONV_TYPES = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose")
 
@@ -184,10 +184,9 @@ def top_patches(model: ModelLike, x: np.ndarray, images: np.ndarray, layer: str,
     cells plus 8 pixels). Returns ``(patches (k, p, p, 3), values (k,))``. Pass ``stats`` from
     :func:`channel_stats` to skip the pass over ``x``. Introduced in notebooks/02.
     """
+    k = check_number("k", k, 1, integer=True)
     stats = stats or channel_stats(model, x, [layer])
-    width = stats[layer]["max_per_input"].shape[1]
-    if not 0 <= channel < width:
-        raise ValueError(f"channel {channel} of {layer} is out of range: expected 0 <= channel < {width}")
+    channel = check_index(channel, "channel", stats[layer]["max_per_input"].shape[1], f"channel of {layer}")
     per_input = stats[layer]["max_per_input"][:, channel]
     best = np.argsort(-per_input)[:k]
     acts = get_activations(model, x[best], layer)[..., channel]  # (k, h, w)

@@ -76,7 +76,8 @@ def _logits_twin(model, layer, kind: str):
         twin = type(layer).from_config(config)
         out = twin(layer.input)
         twin.set_weights(layer.get_weights())
-    return keras.Model(model.inputs, out, name=f"{model.name}_logits")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # the structure callers pass
+    return keras.Model(inputs, out, name=f"{model.name}_logits")
 
 
 def keras_model(model: ModelLike):
@@ -140,16 +141,54 @@ def check_x(model: ModelLike, x) -> np.ndarray:
     if x.ndim != 4 or any(w is not None and w != s for w, s in zip(want, x.shape[1:])) or len(x) == 0:
         raise ValueError(f"x of shape {x.shape}: expected a batch (N, {', '.join(str(w) for w in want)}) "
                          "of preprocessed inputs (CourseModel.preprocess)")
-    if not np.isfinite(x).all():
-        raise ValueError("x contains NaN or infinite values: expected finite preprocessed inputs")
-    return x
+    return check_finite(x, "x", "preprocessed inputs")
+
+
+def check_finite(array, name: str, what: str = "numbers") -> np.ndarray:
+    """``array`` as float32; ValueError counting its NaN and infinite values if it has any."""
+    a = np.asarray(array)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} with {int(np.isnan(a).sum())} NaN and {int(np.isinf(a).sum())} infinite values: "
+                         f"expected finite {what}")
+    return a.astype(np.float32, copy=False)
+
+
+def check_image_values(images, name: str = "images") -> np.ndarray:
+    """``images`` (any shape) as float32 in [0, 1]: uint8 is scaled by 1/255; ValueError for NaN, infinite
+    or out-of-range values (floats in 0-255, say)."""
+    arr = np.asarray(images)
+    arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr
+    arr = check_finite(arr, name, "floats in [0, 1] or uint8 in [0, 255]")
+    if arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"{name} with values in [{arr.min():.3g}, {arr.max():.3g}]: expected floats in [0, 1] "
+                         "or uint8 in [0, 255]")
+    return arr
+
+
+def check_vectors(vectors, name: str = "vectors", width: int | None = None, nonzero: bool = False) -> np.ndarray:
+    """``vectors`` as float32 ``(N, C)``, N >= 1, finite (``width``: C must equal it; ``nonzero``: no row all
+    zero, as directions need); ValueError otherwise."""
+    v = np.asarray(vectors, np.float32)
+    if v.ndim != 2 or len(v) == 0 or (width is not None and v.shape[1] != width):
+        form = f"(N, {width})" if width is not None else "(N, C)"
+        raise ValueError(f"{name} of shape {np.shape(vectors)}: expected {form}, one row per point")
+    check_finite(v, name)
+    zero = np.flatnonzero(~v.any(axis=1)) if nonzero else []
+    if len(zero):
+        raise ValueError(f"{name} rows {zero.tolist()[:10]} are all zero: a zero vector has no direction; drop them")
+    return v
+
+
+def _shown(value):
+    """A NumPy scalar as the Python number it holds (``1.5``, not ``np.float64(1.5)``), for messages."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_index(value, name: str, size: int, what: str = "index") -> int:
     """``value`` as an int in ``[0, size)``; a float with a whole value (``3.0``) is accepted."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not float(value).is_integer() \
             or not 0 <= value < size:
-        raise ValueError(f"{name}={value!r}: expected a whole-number {what} in [0, {size - 1}]")
+        raise ValueError(f"{name}={_shown(value)!r}: expected a whole-number {what} in [0, {size - 1}]")
     return int(value)
 
 
@@ -176,17 +215,19 @@ def check_number(name: str, value, low: float | None = None, high: float | None 
     if not ok:
         bound = f"{'>' if low_open else '>='} {low:g}" if low is not None else ""
         bound += (" and " if bound and high is not None else "") + (f"<= {high:g}" if high is not None else "")
-        raise ValueError(f"{name}={value!r}: expected {'an integer' if integer else 'a number'} {bound}".rstrip())
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{name}={_shown(value)!r}: expected {kind} {bound}".rstrip())
     return int(value) if integer else float(value)
 
 
 # ---- maps -----------------------------------------------------------------------------------------------
 
 def normalize_maps(maps: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """Scale each map of ``(N, H, W)`` to [0, 1] by its own min and max; constant maps become 0."""
+    """Scale each map of ``(N, H, W)`` to [0, 1] by its own min and max; constant maps become 0 (never NaN)."""
     maps = np.asarray(maps, np.float32)
     if maps.ndim != 3:
         raise ValueError(f"maps of shape {maps.shape}: expected a batch of maps (N, H, W)")
+    check_finite(maps, "maps", "maps")
     lo = maps.min(axis=(1, 2), keepdims=True)
     span = maps.max(axis=(1, 2), keepdims=True) - lo
     return np.where(span > eps, (maps - lo) / np.maximum(span, eps), 0.0).astype(np.float32)
@@ -270,6 +311,6 @@ def network_available(host: tuple[str, int] = NETWORK_HOST, timeout: float = NET
     return bool(result and result[0])
 
 
-__all__ = ["ModelLike", "Target", "model_cache", "compiled_functions", "keras_model", "check_x", "check_index", "check_target",
-           "check_number", "normalize_maps", "per_image_chunks", "resize_map", "resize_maps", "tile", "capped_steps",
-           "network_available"]
+__all__ = ["ModelLike", "Target", "model_cache", "compiled_functions", "keras_model", "check_x", "check_index",
+           "check_target", "check_number", "check_finite", "check_vectors", "check_image_values", "normalize_maps",
+           "per_image_chunks", "resize_map", "resize_maps", "tile", "capped_steps", "network_available"]

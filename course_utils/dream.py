@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from course_utils.activations import conv_layers, find_layer, split_paths
-from course_utils.base import ModelLike, capped_steps, check_number, keras_model, model_cache
+from course_utils.base import ModelLike, capped_steps, check_image_values, check_number, keras_model, model_cache
 from course_utils.models import course_model
 
 EPS = 1e-8  # in the gradient normalization: an all-zero gradient leaves the image unchanged
@@ -322,16 +322,7 @@ def _check_image(image) -> np.ndarray:
         arr = arr[0]
     if arr.ndim != 3 or arr.shape[-1] != 3 or min(arr.shape[:2]) < 1:
         raise ValueError(f"image of shape {np.shape(image)}: expected one RGB image (H, W, 3) or (1, H, W, 3)")
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float32) / 255.0
-    arr = arr.astype(np.float32)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"image contains {int(np.isnan(arr).sum())} NaN and {int(np.isinf(arr).sum())} infinite "
-                         "values: expected finite floats in [0, 1] or uint8 in [0, 255]")
-    if arr.min() < 0 or arr.max() > 1:
-        raise ValueError(f"image with values in [{arr.min():.3g}, {arr.max():.3g}]: expected floats in [0, 1] "
-                         "or uint8 in [0, 255]")
-    return arr
+    return check_image_values(arr, "image")
 
 
 def _resize(image, size: tuple[int, int]):
@@ -365,6 +356,7 @@ def dream(cm: ModelLike, image: np.ndarray, layers: str | Sequence[str] | Mappin
     octave_scale = check_number("octave_scale", octave_scale, 1.0, 4.0, low_open=True)
     step_size = check_number("step_size", step_size, 0.0, 1.0, low_open=True)
     tile_size = check_number("tile_size", tile_size, 1, integer=True)
+    seed = check_number("seed", seed, 0, integer=True)
     weights = _weights_of(layers, cm.dream_layers)
     d = dreamer(cm, list(weights))
     w = np.array(list(weights.values()), np.float32)

@@ -16,6 +16,7 @@ Introduced in notebooks/07_activation_atlas.ipynb.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
@@ -24,12 +25,17 @@ import numpy as np
 
 from course_utils import optimization as opt
 from course_utils.activations import feature_model
-from course_utils.base import ModelLike, model_cache, tile
+from course_utils.base import ModelLike, check_index, check_number, check_vectors, model_cache, tile
 from course_utils.models import course_model
 
 METHODS = ("tsne", "umap", "pca")
 #: The main parameter of each method (``None``: it has none) and its default.
 PARAMETER = {"tsne": ("perplexity", 30), "umap": ("n_neighbors", 15), "pca": (None, None)}
+#: The fewest vectors each method lays out (UMAP's spectral start needs 3 eigenvectors of the kNN graph).
+MIN_POINTS = {"tsne": 2, "umap": 4, "pca": 2}
+#: t-SNE and UMAP get vectors whose spread lies outside this range rescaled by a power of two (float32
+#: distances underflowed or overflowed: a t-SNE of vectors ~1e-25 apart crashed, one ~1e25 apart collapsed).
+SAFE_SPREAD = (1e-4, 1e4)
 _LAYOUTS: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
 _MAX_LAYOUTS = 64
 
@@ -68,16 +74,6 @@ def layer_vectors(cm: ModelLike, images: np.ndarray, layers: str | Sequence[str]
     return (vectors, arrays[-1]) if logits else vectors
 
 
-def _check_vectors(vectors, what: str = "vectors") -> np.ndarray:
-    v = np.asarray(vectors, np.float32)
-    if v.ndim != 2 or len(v) == 0:
-        raise ValueError(f"{what} of shape {np.shape(vectors)}: expected (N, C), one row per image")
-    if not np.isfinite(v).all():
-        raise ValueError(f"{what} contain {int(np.isnan(v).sum())} NaN and {int(np.isinf(v).sum())} infinite "
-                         "values: expected finite numbers")
-    return v
-
-
 # ---- layouts ---------------------------------------------------------------------------------------------
 
 def project(vectors: np.ndarray, method: str = "tsne", seed: int = 0, threads: int | None = 1,
@@ -92,19 +88,35 @@ def project(vectors: np.ndarray, method: str = "tsne", seed: int = 0, threads: i
         threads: OpenMP threads for t-SNE (``None``: all). 1 by default: on a busy 2-core machine two
             spinning threads made a 2,000-point t-SNE *slower* than one (20.6 s against 8.0 s).
         param: ``perplexity`` (t-SNE, default 30, must be below N), ``n_neighbors`` (UMAP, default 15,
-            2 <= k < N), or any other keyword of ``sklearn.manifold.TSNE`` / ``umap.UMAP``.
+            an integer, 2 <= k < N), or any other keyword of ``sklearn.manifold.TSNE`` / ``umap.UMAP``.
     Results are memoized per (vectors, method, seed, param): asking again costs a hash.
+
+    Degenerate vectors are decided here, before native code runs (a t-SNE of identical points killed the
+    Python process): fewer than :data:`MIN_POINTS` vectors, or vectors all identical (a dead layer, all
+    zero), raise ValueError. t-SNE and UMAP layouts do not depend on the vectors' overall scale, so vectors
+    whose spread is outside :data:`SAFE_SPREAD` are rescaled by a power of two first; a single channel is
+    laid out as it is on a line (a second channel of zeros is added).
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r}: expected one of {METHODS}")
-    v = _check_vectors(vectors)
+    v = check_vectors(vectors)
+    seed = check_number("seed", seed, 0, integer=True)
+    if threads is not None:
+        check_number("threads", threads, 1, integer=True)
+    if len(v) < MIN_POINTS[method]:
+        raise ValueError(f"{len(v)} vector(s): method={method!r} needs at least {MIN_POINTS[method]} to lay out; "
+                         "pass more images")
+    spread = float(np.ptp(v.astype(np.float64), axis=0).max())
+    if spread == 0:
+        raise ValueError(f"all {len(v)} vectors are identical{' (all zero: a dead layer?)' if not v.any() else ''}: "
+                         "a layout would put every point in one place; pick another layer or other images")
     name, default = PARAMETER[method]
     if name is None and param:
         raise ValueError(f"method='pca' takes no parameters, got {sorted(param)}")
     if name is not None:
-        value = param.setdefault(name, default)
-        low = 2 if method == "umap" else 1
-        if not (isinstance(value, (int, float, np.integer, np.floating)) and low <= value < len(v)):
+        value, low = param.setdefault(name, default), 2 if method == "umap" else 1
+        param[name] = check_number(name, value, integer=method == "umap")  # not NaN, True or (UMAP) 2.5
+        if not low <= value < len(v):
             raise ValueError(f"{name}={value!r} with {len(v)} points: expected {low} <= {name} < {len(v)} "
                              f"(lower the {name} or pass more points)")
     key = (hashlib.sha1(v.tobytes()).hexdigest(), v.shape, method, seed,
@@ -112,7 +124,13 @@ def project(vectors: np.ndarray, method: str = "tsne", seed: int = 0, threads: i
     if key in _LAYOUTS:
         _LAYOUTS.move_to_end(key)
         return _LAYOUTS[key].copy()
+    if method != "pca" and not SAFE_SPREAD[0] <= spread <= SAFE_SPREAD[1]:
+        v = v * np.float32(2.0 ** -math.floor(math.log2(spread)))  # exact: the spread becomes [1, 2)
+    if v.shape[1] == 1:
+        v = np.hstack([v, np.zeros_like(v)])
     xy = _fit(v, method, seed, threads, dict(param)).astype(np.float32)
+    if not np.isfinite(xy).all():
+        raise ValueError(f"method={method!r} gave NaN or infinite coordinates for these vectors; try method='pca'")
     _LAYOUTS[key] = xy
     while len(_LAYOUTS) > _MAX_LAYOUTS:
         _LAYOUTS.popitem(last=False)
@@ -156,16 +174,21 @@ def knn_agreement(points: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
     """Mean fraction of each point's ``k`` nearest neighbours (itself excluded) that share its label.
 
     Compare it in activation space and in a 2-D layout: how well the layout keeps the classes' neighbourhoods.
+    Duplicate points are each other's nearest neighbours (all identical points: any ``k`` others, a valid
+    but uninformative score). Needs at least 2 points.
     """
     from sklearn.neighbors import NearestNeighbors
 
-    p = _check_vectors(points, "points")
+    p = check_vectors(points, "points")
     labels = np.asarray(labels)
     if labels.shape != (len(p),):
         raise ValueError(f"labels of shape {labels.shape}: expected ({len(p)},), one per point")
+    if len(p) < 2:
+        raise ValueError("1 point: knn_agreement needs at least 2 (each point is compared with its neighbours)")
+    k = check_number("k", k, integer=True)
     if not 1 <= k < len(p):
         raise ValueError(f"k={k!r} with {len(p)} points: expected 1 <= k < {len(p)}")
-    index = NearestNeighbors(n_neighbors=k + 1).fit(p).kneighbors(p, return_distance=False)[:, 1:]
+    index = NearestNeighbors(n_neighbors=k).fit(p).kneighbors(return_distance=False)  # never the point itself
     return float((labels[index] == labels[:, None]).mean())
 
 
@@ -194,14 +217,17 @@ class Grid:
     def n_filled(self) -> int:
         return int(self.filled.sum())
 
+    def _check_cell(self, row: int, col: int) -> tuple[int, int]:
+        return check_index(row, "row", self.grid, "cell row"), check_index(col, "col", self.grid, "cell column")
+
     def members(self, row: int, col: int) -> np.ndarray:
         """Indices of the points in cell ``(row, col)``, in input order."""
-        if not (0 <= row < self.grid and 0 <= col < self.grid):
-            raise ValueError(f"cell ({row}, {col}): expected 0 <= row, col < {self.grid}")
+        row, col = self._check_cell(row, col)
         return np.flatnonzero(self.cell == row * self.grid + col)
 
     def cell_box(self, row: int, col: int) -> tuple[float, float, float, float]:
         """``(x0, x1, y0, y1)`` of cell ``(row, col)`` in layout coordinates."""
+        row, col = self._check_cell(row, col)
         x0, x1, y0, y1 = self.extent
         w, h = (x1 - x0) / self.grid, (y1 - y0) / self.grid
         return x0 + col * w, x0 + (col + 1) * w, y1 - (row + 1) * h, y1 - row * h
@@ -210,14 +236,11 @@ class Grid:
 def grid_cells(xy: np.ndarray, vectors: np.ndarray | None = None, grid: int = 10, min_count: int = 3) -> Grid:
     """Bin the layout ``xy`` ``(N, 2)`` into a ``grid`` x ``grid`` grid over its bounding box and average
     ``vectors`` ``(N, C)`` per cell; cells with fewer than ``min_count`` points stay empty (Carter et al.
-    drop them: an average of one or two images is a single image, not a region of the space)."""
-    xy = _check_vectors(xy, "xy")
-    if xy.shape[1] != 2:
-        raise ValueError(f"xy of shape {xy.shape}: expected (N, 2), a 2-D layout")
-    if not isinstance(grid, (int, np.integer)) or isinstance(grid, bool) or not 1 <= grid <= 100:
-        raise ValueError(f"grid={grid!r}: expected an integer number of cells per side, 1 <= grid <= 100")
-    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
-        raise ValueError(f"min_count={min_count!r}: expected an integer >= 1")
+    drop them: an average of one or two images is a single image, not a region of the space).
+    A layout without extent along an axis (one point, identical points) is one cell wide along it."""
+    xy = check_vectors(xy, "xy", width=2)
+    grid = check_number("grid", grid, 1, 100, integer=True)
+    min_count = check_number("min_count", min_count, 1, integer=True)
     lo, hi = xy.min(0), xy.max(0)
     span = np.where(hi > lo, hi - lo, 1.0)
     col = np.clip(((xy[:, 0] - lo[0]) / span[0] * grid).astype(int), 0, grid - 1)
@@ -227,7 +250,7 @@ def grid_cells(xy: np.ndarray, vectors: np.ndarray | None = None, grid: int = 10
     filled = counts >= min_count
     means = None
     if vectors is not None:
-        v = _check_vectors(vectors)
+        v = check_vectors(vectors)
         if len(v) != len(xy):
             raise ValueError(f"vectors have {len(v)} rows and xy {len(xy)}: expected one vector per point")
         sums = np.zeros((grid * grid, v.shape[1]), np.float64)
@@ -235,7 +258,7 @@ def grid_cells(xy: np.ndarray, vectors: np.ndarray | None = None, grid: int = 10
         means = (sums / np.maximum(counts.reshape(-1, 1), 1)).reshape(grid, grid, -1).astype(np.float32)
         means[~filled] = 0.0
     extent = (float(lo[0]), float(lo[0] + span[0]), float(lo[1]), float(lo[1] + span[1]))
-    return Grid(grid, int(min_count), cell, counts, filled, means, extent)
+    return Grid(grid, min_count, cell, counts, filled, means, extent)
 
 
 # ---- the atlas -------------------------------------------------------------------------------------------
@@ -251,8 +274,16 @@ def directions(layer: str, vectors, cossim_pow: float = 0.0):
     """
     import tensorflow as tf
 
+    cossim_pow = check_number("cossim_pow", cossim_pow, 0)
+    if not isinstance(vectors, tf.Variable):
+        vectors = check_vectors(vectors, nonzero=True)
+
     def fn(a):
         t = a[layer]
+        want = (t.shape[0] or vectors.shape[0], t.shape[-1])
+        if tuple(vectors.shape) != want:
+            raise ValueError(f"vectors of shape {tuple(vectors.shape)}: expected {want}, one direction per image "
+                             f"of the batch with one value per channel of {layer}")
         mean = tf.reduce_mean(t, axis=(1, 2)) if len(t.shape) == 4 else t
         unit = tf.math.l2_normalize(tf.convert_to_tensor(vectors, tf.float32), axis=-1)
         dot = tf.reduce_sum(mean * unit, axis=-1)
@@ -312,9 +343,12 @@ def render_directions(cm: ModelLike, layer: str, vectors: np.ndarray, steps: int
     cm = course_model(cm)
     from tqdm.auto import tqdm
 
-    v = _check_vectors(vectors)
-    if not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise ValueError(f"batch={batch!r}: expected an integer >= 1")
+    v = check_vectors(vectors, nonzero=True)
+    steps = check_number("steps", steps, 1, integer=True)
+    batch = check_number("batch", batch, 1, integer=True)
+    cossim_pow = check_number("cossim_pow", cossim_pow, 0)
+    learning_rate = check_number("learning_rate", learning_rate, 0, low_open=True)
+    seed = check_number("seed", seed, 0, integer=True)
     renderer, variable = _renderer(cm, layer, min(batch, len(v)), cossim_pow, learning_rate, seed)
     n = int(variable.shape[0])
     if variable.shape[-1] != v.shape[1]:
@@ -333,13 +367,14 @@ def atlas(cm: ModelLike, layer: str, vectors: np.ndarray, xy: np.ndarray, grid: 
     """Render an activation atlas of ``layer`` from a layout ``xy`` ``(N, 2)`` of ``vectors`` ``(N, C)``
     (from :func:`layer_vectors` and :func:`project`): :func:`grid_cells`, then for every filled cell
     the feature visualization of its mean vector (:func:`render_directions`; ``render`` passes
-    ``cossim_pow`` and ``learning_rate``). Empty cells stay white.
+    ``cossim_pow`` and ``learning_rate``). Empty cells stay white, and so do cells whose mean vector is
+    all zero (images on which the layer is dead: no direction to render).
     """
     cm = course_model(cm)
     cells = grid_cells(xy, vectors, grid, min_count)
-    size = cm.input_size[0]
+    grid, size = cells.grid, cm.input_size[0]
     icons = np.ones((grid * grid, size, size, 3), np.float32)
-    todo = np.flatnonzero(cells.filled.ravel())
+    todo = np.flatnonzero(cells.filled.ravel() & cells.means.reshape(grid * grid, -1).any(axis=1))
     if len(todo):
         icons[todo] = render_directions(cm, layer, cells.means.reshape(grid * grid, -1)[todo], steps, batch,
                                         seed=seed, progress=progress, **render)

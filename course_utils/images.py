@@ -1,5 +1,6 @@
 """Photos: the bundled samples in ``data/images`` (origin and licence in ``data/images/SOURCES.md``)
-or any image file, loaded as a displayable ``image`` ``(H, W, 3) float32`` in [0, 1]."""
+or any image file Pillow reads (JPEG, PNG, GIF, BMP, TIFF, WebP, ...), loaded as a displayable ``image``
+``(H, W, 3) float32`` in [0, 1]."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from course_utils import IMAGES_DIR
 log = logging.getLogger(__name__)
 _SUFFIXES = (".jpg", ".jpeg", ".png")
 _SAID: set = set()  # (file, mode) conversions already reported: each is said once per session
+#: Full scale of Pillow's high-bit-depth grayscale modes: 16-bit PNG/TIFF (``I;16*``), 32-bit integer
+#: (``I``: Pillow's mode for 16-bit data from some files, so values must lie in 0..65535) and float (``F``).
+FULL_SCALE = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0, "I": 65535.0, "F": 1.0}
 
 
 def _say_once(path: Path, mode: str, message: str) -> None:
@@ -50,12 +54,29 @@ def _to_rgb(img, path: Path):
     return img.convert("RGB")
 
 
+def _to_array(img, path: Path) -> np.ndarray:
+    """PIL image in any mode -> ``(H, W, 3) float32`` in [0, 1]. High-bit-depth grayscale is divided by
+    its :data:`FULL_SCALE` (``convert("RGB")`` clipped it at 255: a 16-bit PNG came out 98% white)."""
+    if img.mode not in FULL_SCALE:
+        return np.asarray(_to_rgb(img, path), np.float32) / 255.0
+    full = FULL_SCALE[img.mode]
+    a = np.asarray(img, np.float64)
+    if not np.isfinite(a).all() or a.min() < 0 or a.max() > full:
+        raise ValueError(f"image {str(path)!r} of mode {img.mode} has values in [{a.min():g}, {a.max():g}]: "
+                         f"expected 0..{full:g}; scale it to that range (or to 8 bits) and save it again")
+    _say_once(path, img.mode, f"{path.name}: {img.mode} grayscale image divided by {full:g} and converted to RGB")
+    return np.repeat((a / full).astype(np.float32)[..., None], 3, axis=-1)
+
+
 def load_image(path: str | Path, size: int | None = None, fit: str = "crop") -> np.ndarray:
     """Load an image file as ``(H, W, 3) float32`` in [0, 1], upright (EXIF orientation applied).
 
-    Grayscale, palette and RGBA (over white) images become RGB. With ``size``, the result is
-    ``(size, size, 3)``: see :func:`resize` for ``fit``. Raises FileNotFoundError for a missing
-    file and ValueError for a file that is not a readable image.
+    Every mode Pillow reads: 1-bit, grayscale, palette and CMYK become RGB; transparency (LA, PA, RGBA,
+    palette) is composited over white; 16-bit grayscale is divided by 65535, 32-bit integer images must
+    hold 16-bit values and float (``F``) images values in [0, 1] (else ValueError); 16-bit RGB files come
+    as Pillow reads them, 8 bits per channel. Animated GIF/WebP and multi-page TIFF: the first frame.
+    With ``size``, the result is ``(size, size, 3)``: see :func:`resize` for ``fit``. Raises
+    FileNotFoundError for a missing file and ValueError for a file that is not a readable image.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -66,10 +87,10 @@ def load_image(path: str | Path, size: int | None = None, fit: str = "crop") -> 
                                 f"sample photo by name with load_sample(name), name one of {sample_names()}")
     try:
         with Image.open(path) as img:
-            img = _to_rgb(ImageOps.exif_transpose(img), path)
-            image = np.asarray(img, np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise ValueError(f"image {str(path)!r} cannot be read as an image ({e}); expected a JPEG or PNG") from e
+            image = _to_array(ImageOps.exif_transpose(img), path)
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ValueError(f"image {str(path)!r} cannot be read as an image ({e}); expected an image file such as "
+                         "a JPEG or PNG") from e
     return image if size is None else resize(image, size, fit)
 
 

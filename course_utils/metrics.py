@@ -16,17 +16,20 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from course_utils.base import resize_maps
+from course_utils.base import check_finite, check_image_values, check_index, check_number, resize_maps
 
 
 def pointing_game(heatmaps: np.ndarray, masks: np.ndarray, tolerance: int = 0) -> np.ndarray:
     """``(N,)`` bool: whether the maximum of each heatmap ``(N, h, w)`` (resized to the masks'
-    ``(N, H, W)`` size) lies on the mask, or within ``tolerance`` pixels of it. Ties: the first maximum."""
+    ``(N, H, W)`` size) lies on the mask, or within ``tolerance`` pixels of it. Ties: the first maximum.
+
+    A constant map has no maximum: a miss. Any other map misses an empty mask and hits an all-true one.
+    """
     heatmaps, masks = np.asarray(heatmaps, np.float32), np.asarray(masks, bool)
-    if heatmaps.ndim != 3 or masks.ndim != 3 or len(heatmaps) != len(masks):
+    if heatmaps.ndim != 3 or masks.ndim != 3 or len(heatmaps) != len(masks) or 0 in heatmaps.shape[1:]:
         raise ValueError(f"heatmaps {heatmaps.shape} and masks {masks.shape}: expected (N, h, w) and (N, H, W)")
-    if not np.isfinite(heatmaps).all():
-        raise ValueError("heatmaps contain NaN or infinite values: expected finite maps")
+    check_finite(heatmaps, "heatmaps", "maps")
+    tolerance = check_number("tolerance", tolerance, 0, integer=True)
     maps = resize_maps(heatmaps, masks.shape[1:])
     h, w = masks.shape[1:]
     flat = maps.reshape(len(maps), -1).argmax(1)
@@ -35,7 +38,7 @@ def pointing_game(heatmaps: np.ndarray, masks: np.ndarray, tolerance: int = 0) -
     for i, (y, x) in enumerate(zip(ys, xs)):
         window = masks[i, max(0, y - tolerance): y + tolerance + 1, max(0, x - tolerance): x + tolerance + 1]
         hits[i] = window.any()
-    return hits
+    return hits & (np.ptp(heatmaps.reshape(len(heatmaps), -1), axis=1) > 0)
 
 
 def random_pointing_baseline(masks: np.ndarray) -> float:
@@ -55,7 +58,8 @@ def _ranks(a: np.ndarray) -> np.ndarray:
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman rank correlation of each pair of maps ``(N, H, W)`` -> ``(N,)`` (0 for a constant map)."""
     _same_shape(a, b, "maps", "(N, H, W)")
-    a, b = np.asarray(a).reshape(len(a), -1), np.asarray(b).reshape(len(b), -1)
+    a, b = check_finite(a, "maps a", "maps"), check_finite(b, "maps b", "maps")
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
     out = np.zeros(len(a))
     for i in range(len(a)):
         ra, rb = _ranks(a[i]), _ranks(b[i])
@@ -93,17 +97,27 @@ def _same_shape(a, b, what: str, form: str) -> None:
         raise ValueError(f"{what} of shapes {np.shape(a)} and {np.shape(b)}: expected two batches of the same shape {form}")
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Peak signal-to-noise ratio in dB of image batches ``(N, H, W, 3)`` in [0, 1] -> ``(N,)``."""
+def _image_pair(a, b, min_side: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Two batches ``(N, H, W, C)`` of the same shape in [0, 1] (uint8 scaled), ``H, W >= min_side``."""
     _same_shape(a, b, "images", "(N, H, W, 3)")
+    if np.ndim(a) != 4 or len(a) == 0 or min(np.shape(a)[1:3]) < min_side:
+        raise ValueError(f"images of shape {np.shape(a)}: expected batches (N, H, W, 3) with H, W >= {min_side}")
+    return check_image_values(a, "images a"), check_image_values(b, "images b")
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Peak signal-to-noise ratio in dB of image batches ``(N, H, W, 3)`` in [0, 1] -> ``(N,)``.
+    Identical images score 120 dB (the mean squared error is floored at 1e-12), not infinity."""
+    a, b = _image_pair(a, b)
     mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2, axis=(1, 2, 3))
     return 10 * np.log10(1.0 / np.maximum(mse, 1e-12))
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Structural similarity (Wang et al. 2004; 11x11 Gaussian window, sigma 1.5) of image batches
-    ``(N, H, W, 3)`` in [0, 1] -> ``(N,)``, via ``tf.image.ssim``."""
-    _same_shape(a, b, "images", "(N, H, W, 3)")
+    ``(N, H, W, 3)`` in [0, 1] -> ``(N,)``, via ``tf.image.ssim``: 1 for identical images (constant ones
+    included). Images must be at least 11x11, the window's size."""
+    a, b = _image_pair(a, b, min_side=11)
     import tensorflow as tf
 
     return tf.image.ssim(tf.constant(a, tf.float32), tf.constant(b, tf.float32), max_val=1.0).numpy()
@@ -125,7 +139,8 @@ def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.
     """Deletion and insertion curves (Petsiuk et al. 2018) of ``heatmaps`` ``(N, h, w)`` for ``images``
     ``(N, H, W, 3)`` in [0, 1].
 
-    Pixels are ranked by the heatmap (resized to the image, ties by position). For ``k = 0..steps`` the
+    Pixels are ranked by the heatmap (resized to the image; ties in one fixed random order, so a constant
+    map, such as an all-zero Grad-CAM, scores as a random ranking). For ``k = 0..steps`` the
     top ``k/steps`` of them are replaced by the ``substrate`` (deletion) or, starting from the substrate,
     put back (insertion), and ``predict`` (``images -> (N, classes)`` probabilities, e.g.
     ``CourseModel.predict``) scores the ``target`` class, about ``batch_size`` images per call. Substrates: ``"blur"`` (Gaussian, ``sigma``
@@ -134,18 +149,23 @@ def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.
     Returns ``{"fractions": (steps + 1,), "deletion": (N, steps + 1), "insertion": (N, steps + 1)}``.
     A good map has a low deletion AUC and a high insertion AUC (:func:`auc`).
     """
-    images, heatmaps = np.asarray(images, np.float32), np.asarray(heatmaps, np.float32)
+    images, heatmaps = np.asarray(images), np.asarray(heatmaps, np.float32)
     if images.ndim != 4 or heatmaps.ndim != 3 or len(images) != len(heatmaps) or len(images) == 0:
         raise ValueError(f"images {images.shape} and heatmaps {heatmaps.shape}: expected (N, H, W, 3) and (N, h, w)")
+    images, heatmaps = check_image_values(images), check_finite(heatmaps, "heatmaps", "maps")
     if substrate not in SUBSTRATES:
         raise ValueError(f"substrate={substrate!r}: expected one of {SUBSTRATES}")
-    if steps < 1:
-        raise ValueError(f"steps={steps!r}: expected >= 1")
+    steps = check_number("steps", steps, 1, integer=True)
+    sigma = check_number("sigma", sigma, 0)
+    batch_size = check_number("batch_size", batch_size, 1, integer=True)
     n, h, w = images.shape[:3]
-    target = np.broadcast_to(np.asarray(target), (n,)).astype(np.int64)
+    targets = np.broadcast_to(np.asarray(target), (n,)) if np.ndim(target) == 0 else np.asarray(target)
+    if targets.shape != (n,):
+        raise ValueError(f"target of shape {targets.shape}: expected one class index, or {n}, one per image")
     base = {"blur": lambda: _blur(images, sigma), "mean": lambda: np.broadcast_to(
         images.mean(axis=(1, 2), keepdims=True), images.shape), "zero": lambda: np.zeros_like(images)}[substrate]()
-    order = np.argsort(-resize_maps(heatmaps, (h, w)).reshape(n, -1), axis=1, kind="stable")
+    ties = np.broadcast_to(np.random.default_rng(0).permutation(h * w), (n, h * w))
+    order = np.lexsort((ties, -resize_maps(heatmaps, (h, w)).reshape(n, -1)))
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(h * w)[None], axis=1)
     rank = rank.reshape(n, h, w, 1)
@@ -157,9 +177,8 @@ def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.
         im, bs, top = images[i:i + per, None], base[i:i + per, None], kept[i:i + per]
         batch = np.stack([np.where(top, bs, im), np.where(top, im, bs)], 1)  # (n, 2, K, H, W, 3)
         probs = predict(batch.reshape(-1, h, w, 3)).reshape(*batch.shape[:3], -1)
-        if target.min() < 0 or target.max() >= probs.shape[-1]:
-            raise ValueError(f"target={target.max() if target.max() >= probs.shape[-1] else target.min()}: expected "
-                             f"class indices in [0, {probs.shape[-1] - 1}]")
+        if i == 0:  # the number of classes is known now
+            target = np.array([check_index(t, "target", probs.shape[-1], "class") for t in targets.tolist()])
         scores[i:i + per] = np.take_along_axis(probs, target[i:i + per, None, None, None], -1)[..., 0]
     curves = {"deletion": scores[:, 0], "insertion": scores[:, 1]}
     return {"fractions": fractions, **curves}
@@ -168,5 +187,10 @@ def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.
 def auc(curves: np.ndarray, fractions: np.ndarray | None = None) -> np.ndarray:
     """Area under each curve ``(N, K)`` over ``fractions`` in [0, 1] (trapezoidal) -> ``(N,)``."""
     curves = np.asarray(curves, np.float64)
-    x = np.linspace(0, 1, curves.shape[-1]) if fractions is None else np.asarray(fractions)
+    x = np.linspace(0, 1, curves.shape[-1] if curves.ndim else 0) if fractions is None else np.asarray(fractions, float)
+    check_finite(curves, "curves")
+    check_finite(x, "fractions")
+    if curves.ndim < 1 or curves.shape[-1] < 2 or x.shape != curves.shape[-1:]:
+        raise ValueError(f"curves of shape {curves.shape} and fractions of shape {x.shape}: expected (N, K) and (K,), "
+                         "K >= 2 points per curve")
     return np.trapezoid(curves, x, axis=-1)

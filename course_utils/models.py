@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from course_utils import MODELS_DIR
-from course_utils.base import ModelLike, keras_model, network_available
+from course_utils.base import ModelLike, check_image_values, keras_model, network_available
 from course_utils.data import CLASS_NAMES as FASHION_CLASSES
 
 _CACHE_DIR = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
@@ -144,9 +144,6 @@ class CourseModel:
         naming the bad shape or range otherwise (use :func:`course_utils.images.resize` first).
         """
         arr = np.asarray(images)
-        if arr.dtype == np.uint8:
-            arr = arr.astype(np.float32) / 255.0
-        arr = arr.astype(np.float32, copy=False)
         if arr.ndim == 3:
             arr = arr[None]
         want = (*self.input_size, 3)
@@ -156,13 +153,7 @@ class CourseModel:
                         "photos)")
             raise ValueError(f"images of shape {np.shape(images)}: {self.name} expects (N, {want[0]}, "
                              f"{want[1]}, 3) or ({want[0]}, {want[1]}, 3) RGB; {fix}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"images contain {np.isnan(arr).sum()} NaN and {np.isinf(arr).sum()} infinite values: "
-                             "expected finite floats in [0, 1] or uint8 in [0, 255]")
-        if arr.min() < 0 or arr.max() > 1:
-            raise ValueError(f"images with values in [{arr.min():.3g}, {arr.max():.3g}]: expected floats in [0, 1] "
-                             "or uint8 in [0, 255]")
-        return arr
+        return check_image_values(arr)
 
     def preprocess(self, images) -> np.ndarray:
         """Displayable ``images`` in [0, 1] -> model inputs ``x`` ``(N, H, W, 3) float32``."""

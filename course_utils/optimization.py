@@ -12,17 +12,22 @@ https://distill.pub/2017/feature-visualization/):
 
 :func:`render` runs gradient ascent. ``COURSE_MAX_STEPS`` in the environment caps its steps
 (fast test runs). Introduced in notebooks/02_optimize_image_wrt_neuron.ipynb.
+
+Every number is checked where it enters (:func:`course_utils.base.check_number`): channels, classes and
+positions are whole numbers (``3.0`` is taken as 3; ``3.5``, NaN, inf and True are errors), learning
+rates, sizes and steps positive; a render that still ends in NaN raises instead of returning NaN images.
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
 from course_utils.activations import feature_model, find_layer
-from course_utils.base import ModelLike, capped_steps
+from course_utils.base import ModelLike, capped_steps, check_finite, check_image_values, check_number, check_vectors
 from course_utils.models import course_model
 
 IMAGE = "__image__"    # key of the image batch itself in the activations dict (for priors)
@@ -52,6 +57,8 @@ class Objective:
     def __mul__(self, k) -> "Objective":
         """Scale by a number, or by a ``tf.Variable`` (changeable between runs of a :class:`Renderer`):
         write ``objective * variable``, with the variable on the right (see :meth:`__rmul__`)."""
+        if isinstance(k, numbers.Real):
+            k = check_number("weight", k)
         label = f"{k:g}" if isinstance(k, (int, float)) else "k"
         return Objective(lambda a: k * self(a), self.layers, f"{label} * {self.name}", self.channels)
 
@@ -75,17 +82,26 @@ def _merge(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*a, *b]))
 
 
+def _whole(name: str, value) -> int:
+    """A channel, class or position: a whole number >= 0 (its upper end is checked by the Renderer)."""
+    return check_number(name, value, 0, integer=True)
+
+
 def channel(layer: str, c: int | Sequence[int]) -> Objective:
     """Mean activation of channel ``c`` of ``layer`` over all positions. With a list, image ``i`` of
-    the batch gets channel ``c[i]`` (one render for many channels)."""
+    the batch gets channel ``c[i]`` (one render for many channels: ``n`` must be its length)."""
     import tensorflow as tf
 
     if isinstance(c, tf.Variable):  # can change between Renderer runs; the widget keeps it in range
         return Objective(lambda a: tf.reduce_mean(tf.gather(a[layer], c, axis=-1), axis=(1, 2)), (layer,),
                          f"channel({layer}, variable)")
-    if isinstance(c, (int, np.integer)):
+    if np.ndim(c) == 0:
+        c = _whole("channel", c)
         return Objective(lambda a: tf.reduce_mean(a[layer][..., c], axis=(1, 2)), (layer,),
                          f"channel({layer}, {c})", ((layer, int(c)),))
+    if np.ndim(c) != 1 or len(c) == 0:
+        raise ValueError(f"channel={c!r}: expected a channel index, or a non-empty list of them, one per image")
+    c = [_whole("channel", k) for k in c]
     index = tf.constant(np.asarray(c, np.int32))
     return Objective(lambda a: tf.gather(tf.reduce_mean(a[layer], axis=(1, 2)), index, batch_dims=1), (layer,),
                      f"channels({layer}, {list(c)})", tuple((layer, int(k)) for k in c))
@@ -93,6 +109,8 @@ def channel(layer: str, c: int | Sequence[int]) -> Objective:
 
 def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Objective:
     """Activation of channel ``c`` at one spatial position (default: the centre) of ``layer``."""
+    c = _whole("channel", c)
+    y, x = (None if v is None else _whole(name, v) for name, v in (("y", y), ("x", x)))
 
     def fn(a):
         t = a[layer]
@@ -107,13 +125,17 @@ def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Ob
 
 
 def class_logit(c: int | Sequence[int]) -> Objective:
-    """The logit of class ``c``. With a list, image ``i`` of the batch gets class ``c[i]``."""
+    """The logit of class ``c``. With a list, image ``i`` of the batch gets class ``c[i]`` (``n`` its length)."""
     import tensorflow as tf
 
-    if isinstance(c, (int, np.integer)):
+    if np.ndim(c) == 0:
+        c = _whole("class", c)
         return Objective(lambda a: a[LOGITS][:, c], (LOGITS,), f"class_logit({c})", ((LOGITS, int(c)),))
+    if np.ndim(c) != 1 or len(c) == 0:
+        raise ValueError(f"class={c!r}: expected a class index, or a non-empty list of them, one per image")
+    c = [_whole("class", k) for k in c]
     index = tf.constant(np.asarray(c, np.int32))
-    return Objective(lambda a: tf.gather(a[LOGITS], index, batch_dims=1), (LOGITS,), f"class_logits({list(c)})",
+    return Objective(lambda a: tf.gather(a[LOGITS], index, batch_dims=1), (LOGITS,), f"class_logits({c})",
                      tuple((LOGITS, int(k)) for k in c))
 
 
@@ -122,8 +144,10 @@ def direction(layer: str, vector: np.ndarray) -> Objective:
     (an activation-atlas cell's average activation, for instance)."""
     import tensorflow as tf
 
-    vector = np.asarray(vector, np.float64)
-    v = tf.constant((vector / (np.linalg.norm(vector) + 1e-8)).astype(np.float32))
+    if np.ndim(vector) != 1:
+        raise ValueError(f"direction vector of shape {np.shape(vector)}: expected (channels,), one value per channel")
+    vector = check_vectors(np.asarray(vector)[None], "direction vector", nonzero=True)[0].astype(np.float64)
+    v = tf.constant((vector / np.linalg.norm(vector)).astype(np.float32))
 
     def fn(a):
         if vector.shape != (a[layer].shape[-1],):
@@ -140,7 +164,7 @@ def feature_match(layer: str, target: np.ndarray) -> Objective:
     (Mahendran & Vedaldi 2015, arXiv:1412.0035). Introduced in notebooks/03."""
     import tensorflow as tf
 
-    t = tf.constant(np.asarray(target, np.float32))
+    t = tf.constant(check_finite(target, "target", "activations"))
     norm = float(np.mean(np.square(target))) + 1e-8
 
     def fn(a):
@@ -189,6 +213,7 @@ def l2(center: float = 0.5) -> Objective:
     """Mean squared distance of the pixels from ``center`` (a prior against saturated images: subtract it)."""
     import tensorflow as tf
 
+    center = check_number("center", center, 0, 1)
     return Objective(lambda a: tf.reduce_mean((a[IMAGE] - center) ** 2, axis=(1, 2, 3)), (IMAGE,), "l2")
 
 
@@ -199,16 +224,30 @@ _COLOR_CORR = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0
 _COLOR_CORR = _COLOR_CORR / np.max(np.linalg.norm(_COLOR_CORR, axis=0))
 
 
+def _batch(n, size, seed, std) -> tuple[int, int, int, float]:
+    """Checked ``n`` images of ``size`` x ``size`` pixels, ``seed`` and initial noise ``std``."""
+    return (check_number("n", n, 1, integer=True), check_number("size", size, 1, 4096, integer=True),
+            check_number("seed", seed, 0, integer=True), check_number("std", std, 0))
+
+
 class Pixels:
-    """Each pixel is a variable: ``image = sigmoid(v)`` (``decorrelate`` mixes colours first)."""
+    """Each pixel is a variable: ``image = sigmoid(v)`` (``decorrelate`` mixes colours first).
+    ``init``: start from these images ``(n, size, size, 3)`` (or one ``(size, size, 3)`` when ``n`` is 1)
+    in [0, 1] or uint8, clipped to [0.001, 0.999] so the sigmoid can reach them."""
 
     def __init__(self, n: int, size: int, seed: int = 0, std: float = 0.01, decorrelate: bool = False,
                  init: np.ndarray | None = None):
         import tensorflow as tf
 
+        n, size, seed, std = _batch(n, size, seed, std)
         rng = np.random.default_rng(seed)
         if init is not None:  # start from given images in [0, 1]
-            v = np.log(np.clip(init, 1e-3, 1 - 1e-3) / (1 - np.clip(init, 1e-3, 1 - 1e-3))).astype(np.float32)
+            init = check_image_values(np.asarray(init)[None] if np.ndim(init) == 3 else init, "init")
+            if init.shape != (n, size, size, 3):
+                raise ValueError(f"init of shape {np.shape(init)}: expected (n, size, size, 3) = ({n}, {size}, {size}, "
+                                 "3) images; pass n and size to match them")
+            init = np.clip(init, 1e-3, 1 - 1e-3)
+            v = np.log(init / (1 - init)).astype(np.float32)
             decorrelate = False
         else:
             v = (std * rng.standard_normal((n, size, size, 3))).astype(np.float32)
@@ -232,6 +271,8 @@ class Fourier:
     def __init__(self, n: int, size: int, seed: int = 0, std: float = 0.05, decay: float = 1.0):
         import tensorflow as tf
 
+        n, size, seed, std = _batch(n, size, seed, std)
+        decay = check_number("decay", decay, 0, 4)
         fy = np.fft.fftfreq(size)[:, None]
         fx = np.fft.rfftfreq(size)[None, :]
         freqs = np.sqrt(fx ** 2 + fy ** 2)
@@ -258,11 +299,12 @@ def jitter(d: int) -> Callable:
     """Random translation by up to ``d`` pixels (crop of a reflect-padded image)."""
     import tensorflow as tf
 
-    if not isinstance(d, (int, np.integer)) or d < 0:
-        raise ValueError(f"d={d!r}: expected a whole number of pixels >= 0")
+    d = check_number("d", d, 0, integer=True)
 
     def t(img):
         h, w = img.shape[1], img.shape[2]
+        if d >= min(h, w):
+            raise ValueError(f"jitter d={d} on {h}x{w} images: expected d < {min(h, w)} (reflect padding)")
         padded = tf.pad(img, [[0, 0], [d, d], [d, d], [0, 0]], mode="REFLECT")
         oy, ox = tf.random.uniform((), 0, 2 * d + 1, tf.int32), tf.random.uniform((), 0, 2 * d + 1, tf.int32)
         return tf.ensure_shape(padded[:, oy:oy + h, ox:ox + w], [None, h, w, img.shape[3]])
@@ -274,23 +316,24 @@ def random_scale(scales: Sequence[float]) -> Callable:
     """Resize by a factor drawn from ``scales``, then crop or pad back to the original size."""
     import tensorflow as tf
 
-    if len(scales) == 0 or min(scales) <= 0:
-        raise ValueError(f"scales={list(scales)!r}: expected a non-empty list of positive factors such as [0.95, 1.05]")
-
-    scales = tf.constant(list(scales), tf.float32)
+    if np.ndim(scales) != 1 or len(scales) == 0:
+        raise ValueError(f"scales={scales!r}: expected a non-empty list of positive factors such as [0.95, 1.05]")
+    scales = tf.constant([check_number("scale", s, 0, 10, low_open=True) for s in scales], tf.float32)
 
     def t(img):
         h, w = img.shape[1], img.shape[2]
         s = tf.gather(scales, tf.random.uniform((), 0, len(scales), tf.int32))
-        size = tf.cast(tf.round(s * tf.constant([h, w], tf.float32)), tf.int32)
+        size = tf.maximum(tf.cast(tf.round(s * tf.constant([h, w], tf.float32)), tf.int32), 1)
         return tf.image.resize_with_crop_or_pad(tf.image.resize(img, size), h, w)
 
     return t
 
 
 def random_rotate(degrees: float) -> Callable:
-    """Rotate by an angle drawn uniformly from ``[-degrees, degrees]`` about the centre."""
+    """Rotate by an angle drawn uniformly from ``[-degrees, degrees]`` about the centre (0 <= degrees <= 180)."""
     import tensorflow as tf
+
+    degrees = check_number("degrees", degrees, 0, 180)
 
     def t(img):
         h, w = img.shape[1], img.shape[2]
@@ -308,6 +351,7 @@ def random_rotate(degrees: float) -> Callable:
 
 def standard_transforms(size: int) -> list[Callable]:
     """Lucid's standard robustness transforms, scaled to the image ``size`` (224 -> jitter 8)."""
+    size = check_number("size", size, 1, integer=True)
     d = max(1, round(size / 28))
     return [jitter(d), random_scale([1 + (i - 5) / 50 for i in range(11)]), random_rotate(10), jitter(max(1, d // 2))]
 
@@ -323,14 +367,21 @@ class Renderer:
     """
 
     def __init__(self, cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = (),
-                 learning_rate: float = 0.05, n: int = 1, seed: int = 0):
+                 learning_rate: float = 0.05, n: int | None = None, seed: int = 0):
         cm = course_model(cm)
         import keras
         import tensorflow as tf
 
+        if not isinstance(objective, Objective):
+            raise ValueError(f"objective of type {type(objective).__name__}: expected an Objective such as "
+                             "channel(layer, c), neuron, class_logit, direction or feature_match")
+        self.learning_rate = check_number("learning_rate", learning_rate, 0, 10, low_open=True)
+        seed = check_number("seed", seed, 0, integer=True)
+        if n is not None:
+            n = check_number("n", n, 1, integer=True)
         tf.random.set_seed(seed)
         self.objective = objective
-        self.param = param or Fourier(n, cm.input_size[0], seed=seed)
+        self.param = param or Fourier(n or 1, cm.input_size[0], seed=seed)
         self._initial = [v.numpy() for v in self.param.variables]
         shape = tuple(self.param().shape)
         fixed = tuple(cm.model.inputs[0].shape[1:3])  # (None, None) for a model that takes any size
@@ -346,11 +397,21 @@ class Renderer:
             if not 0 <= c < width:
                 what = "class" if p == LOGITS else f"channel of {p}"
                 raise ValueError(f"{what} {c} is out of range: expected 0 <= {what.split()[0]} < {width}")
+        if n is not None and shape[0] != n:
+            raise ValueError(f"n={n} but the parameterization makes {shape[0]} images: leave n out when passing param")
         sub = feature_model(cm.model, layers)
-        outs = sub(cm.preprocess_tensor(self.param()), training=False)  # one eager pass: an objective that does
-        outs = outs if isinstance(outs, (list, tuple)) else [outs]      # not fit its layer fails here, clearly
-        objective({**dict(zip(layers, outs[:len(layers)])), LOGITS: outs[-1], IMAGE: self.param()})
-        self.optimizer = keras.optimizers.Adam(learning_rate)
+        t = image = self.param()
+        for transform in transforms:  # one eager pass: a transform or objective that does not fit fails here, clearly
+            t = transform(t)
+        tf.random.set_seed(seed)  # the steps draw the same transforms as without this pass
+        outs = sub(cm.preprocess_tensor(t), training=False)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        try:
+            objective({**dict(zip(layers, outs[:len(layers)])), LOGITS: outs[-1], IMAGE: image})
+        except tf.errors.InvalidArgumentError as e:  # e.g. channel(layer, [3, 5]) for n=1 image
+            raise ValueError(f"objective {objective.name} does not fit a batch of {shape[0]} images "
+                             f"({e.message.splitlines()[0]}): a list of channels needs n equal to its length") from None
+        self.optimizer = keras.optimizers.Adam(self.learning_rate)
 
         @tf.function
         def step():
@@ -373,17 +434,25 @@ class Renderer:
         self._traced = False
 
     def run(self, steps: int = 256, progress: bool = True):
-        """``(images (n, H, W, 3) in [0, 1], history (steps, n))`` from the initial image."""
+        """``(images (n, H, W, 3) in [0, 1], history (steps, n))`` from the initial image. ValueError if the
+        objective or the image became NaN or infinite (a diverging objective: lower the learning rate)."""
         from tqdm.auto import tqdm
 
+        steps = check_number("steps", steps, 1, integer=True)
         for v, init in zip(self.param.variables, self._initial):
             v.assign(init)
         for v in self.optimizer.variables:  # Adam's step count and moments, not its learning rate
             if v.name != "learning_rate":
                 v.assign(np.zeros(v.shape, v.dtype))
-        history = [self._call_step().numpy()
-                   for _ in tqdm(range(capped_steps(steps)), desc=self.objective.name[:40], disable=not progress, leave=False)]
-        return self.param().numpy(), np.array(history)
+        history = np.array([self._call_step().numpy() for _ in tqdm(
+            range(capped_steps(steps)), desc=self.objective.name[:40], disable=not progress, leave=False)])
+        images = self.param().numpy()
+        if not (np.isfinite(history).all() and np.isfinite(images).all()):
+            bad = np.flatnonzero(~np.isfinite(history.reshape(len(history), -1)).all(axis=1))
+            raise ValueError(f"the render of {self.objective.name} diverged: NaN or infinite values from step "
+                             f"{bad[0] + 1 if len(bad) else len(history)} (learning_rate={self.learning_rate:g}); "
+                             "lower the learning rate, or check the objective's weights and the model")
+        return images, history
 
     def _call_step(self):
         """Run one step; the first call traces it. TF counts the traces of every Renderer's step
@@ -406,7 +475,7 @@ class Renderer:
 
 
 def render(cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = (), steps: int = 256,
-           learning_rate: float = 0.05, n: int = 1, seed: int = 0, progress: bool = True):
+           learning_rate: float = 0.05, n: int | None = None, seed: int = 0, progress: bool = True):
     """Maximize ``objective`` over images made by ``param`` (default :class:`Fourier`) with Adam.
 
     Args:
@@ -414,8 +483,10 @@ def render(cm: ModelLike, objective: Objective, param=None, transforms: Sequence
         param: images of the model's input size, or of any size for a model that takes any
             (``efficientnet_lite0``: ``Fourier(4, 128)`` renders 128 px images).
         transforms: applied in order to the image batch every step (``None``: :func:`standard_transforms`).
-        steps: gradient steps (capped by ``COURSE_MAX_STEPS``); ``n``: images optimized together.
+        steps: gradient steps (>= 1, capped by ``COURSE_MAX_STEPS``); ``learning_rate``: Adam's, in (0, 10].
+        n: images optimized together (default 1; leave it out when passing ``param``, which fixes it).
     Returns: ``(images (n, H, W, 3) in [0, 1], history)`` where ``history`` is the objective per step ``(steps, n)``.
     """
     cm = course_model(cm)
+    steps = check_number("steps", steps, 1, integer=True)  # before the (slow) Renderer is built
     return Renderer(cm, objective, param, transforms, learning_rate, n, seed).run(steps, progress)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from course_utils.base import normalize_maps, resize_map, tile
+from course_utils.base import check_vectors, normalize_maps, resize_map, tile
 
 if TYPE_CHECKING:
     from course_utils.embedding import Atlas
@@ -148,10 +148,15 @@ def plot_layout(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[str] |
     grid of thumbnails (the image nearest each cell's centre) is drawn faintly underneath."""
     import matplotlib.pyplot as plt
 
-    xy, labels = np.asarray(xy), np.asarray(labels)
+    xy, labels = check_vectors(xy, "xy", width=2), np.asarray(labels)
+    for name, arr in (("labels", labels), ("wrong", wrong), ("images", images)):
+        if arr is not None and (np.ndim(arr) < 1 or len(arr) != len(xy)):
+            raise ValueError(f"{name} of shape {np.shape(arr)} for {len(xy)} points: expected one per point of xy")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels of dtype {labels.dtype}: expected integer class indices")
     ax = ax or plt.subplots(figsize=(size, size))[1]
     lo, hi = xy.min(0), xy.max(0)
-    pad = 0.03 * (hi - lo + 1e-12)
+    pad = 0.03 * np.where(hi > lo, hi - lo, 1.0)  # identical points: a unit box around them
     extent = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
     if images is not None:
         ax.imshow(_thumbnail_canvas(images, xy, extent, thumbs), extent=extent, alpha=0.75, zorder=0,
