@@ -231,6 +231,12 @@ def f(path):
 GRAY_HINT = "course_utils.images.load_image"  # what check_images suggests for grayscale/RGBA arrays
 
 
+def _text_file(e):
+    path = e.tmp / "not-a-model.txt"
+    path.write_text("these are not weights")
+    return path
+
+
 def _nan(shape):
     a = np.zeros(shape, np.float32)
     a.flat[0] = np.nan
@@ -556,6 +562,15 @@ BY_MODULE = [
             lambda r, e: r.dtype == np.float32 and np.allclose(r, [0, 0.2, 1])),
     raises("models.course_model", "not a model", lambda e: f("models.course_model")(np.zeros(3)), "ndarray",
            "keras.Model"),
+    # ---- efficientnet, checks ---------------------------------------------------------------------------------
+    raises("efficientnet.read_torch_legacy", "a file that is not a PyTorch file",
+           lambda e: f("efficientnet.read_torch_legacy")(_text_file(e)), "not-a-model.txt", "legacy-format"),
+    raises("efficientnet.build_efficientnet_lite0", "weights from a file that is not a PyTorch file",
+           lambda e: f("efficientnet.build_efficientnet_lite0")(_text_file(e)), "not-a-model.txt", "legacy-format"),
+    raises("efficientnet.keras_weights", "a state_dict without the network's tensors",
+           lambda e: f("efficientnet.keras_weights")({"fc.weight": np.zeros((2, 2))}), "lack", "_conv_stem.weight"),
+    raises("checks.expect", "a negative tolerance", lambda e: f("checks.expect")("rate", 0.5, 0.5, -0.1), "tolerance",
+           ">= 0"),
     # ---- plotting -------------------------------------------------------------------------------------------
     raises("plotting.normalize", "a batch instead of one map", lambda e: f("plotting.normalize")(np.zeros((2, 8, 8))),
            "(2, 8, 8)", "(h, w)"),
@@ -1203,6 +1218,10 @@ NO_BAD_INPUT = {
     "models.CourseModel.preprocess_tensor": "the unchecked, differentiable form of preprocess (used inside tapes)",
     "models.CourseModel.deprocess": "elementwise inverse of preprocess: any shape is valid",
     "base.network_available": "no user input",
+    "efficientnet.blocks": "no arguments",
+    "efficientnet.efficientnet_lite0": "no arguments",
+    "efficientnet.imagenet_class_names": "no arguments",
+    "efficientnet.weights_source": "no arguments (a missing package is an ImportError naming the pip command)",
     "base.model_cache": "any object that can be weakly referenced keys a cache",
     "base.compiled_functions": "no arguments",
     "base.capped_steps": "reads COURSE_MAX_STEPS; every caller checks its steps",
