@@ -13,8 +13,13 @@ export PYTHONHASHSEED ?= 0
 course: venv data  ## execute every notebook with default parameters into build/course (ipynb + html)
 	$(PY) -m course_utils.runner
 
+# pytest-xdist workers, each taking whole files (a notebook's nbval cells share one kernel): TensorFlow's thread
+# pools leave a core idle while a kernel starts, a graph is traced or a figure drawn, so two workers on two cores
+# finish sooner; WORKERS=0 runs everything in one process
+WORKERS ?= 2
+
 test: venv data browser  ## unit tests, notebooks with FAST parameters (papermill), nbval on committed outputs, JupyterLab in Chromium
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(WORKERS) --dist loadfile
 
 NBVAL := $(PY) -m pytest notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 ONE_THREAD := OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 NUMBA_NUM_THREADS=1 \

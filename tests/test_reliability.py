@@ -159,32 +159,6 @@ def test_no_course_function_modifies_the_model():
         assert after == {k: v for k, v in want.items() if k != "outputs"}, model.name
 
 
-# ---- determinism ---------------------------------------------------------------------------------------------
-
-DETERMINISM_NOTEBOOK = "01_saliency_maps"  # pointing game, SmoothGrad noise, a random map, randomized models
-
-
-def _printed_values(path) -> list[str]:
-    """What each code cell printed: the measurements' exact numbers (the ``NBVAL_CHECK_OUTPUT`` cells print
-    only verdicts against the reference run, and "not checked" with FAST parameters)."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    return ["".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
-            for cell in nb.cells if cell.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" not in cell.source]
-
-
-def test_a_notebook_twice_prints_identical_values(fast_run):
-    notebook = ROOT / "notebooks" / f"{DETERMINISM_NOTEBOOK}.ipynb"
-    outputs = []
-    for hash_seed in ("0", "1"):  # the kernel inherits the environment: results must not depend on it
-        result, executed = fast_run(notebook, hash_seed)  # the "0" run is tier 2's, when it ran first
-        assert result.ok, result.error
-        outputs.append(_printed_values(executed))
-    assert any("pointing game" in text for text in outputs[0]), "the notebook printed no pointing-game rates"
-    assert outputs[0] == outputs[1]
-
-
 # Global random state: what a library function must not draw from (it would make results depend on
 # whatever ran before). Each pattern is allowed only where listed.
 GLOBAL_RANDOMNESS = {
