@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from course_utils.base import ModelLike, check_index, check_number, check_x, keras_model, model_cache
+from course_utils.base import ModelLike, batch_for, check_index, check_number, check_x, keras_model, model_cache
 
 _CONV_TYPES = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose")
 
@@ -135,21 +135,24 @@ def feature_model(model: ModelLike, layers: str | Sequence[str]):
     return per_model[layers]
 
 
-def get_activations(model: ModelLike, x: np.ndarray, layers: str | Sequence[str], batch_size: int = 64):
-    """Activations of ``layers`` for inputs ``x`` ``(N, H, W, 3)``.
+def get_activations(model: ModelLike, x: np.ndarray, layers: str | Sequence[str], batch_size: int | None = None):
+    """Activations of ``layers`` for inputs ``x`` ``(N, H, W, 3)``, ``batch_size`` inputs per pass
+    (default: :func:`~course_utils.base.batch_for`, 64 scenes or 5 photos).
 
     Returns one array ``(N, h, w, c)`` for a single layer name, else a list of arrays in order.
     """
     single = isinstance(layers, str)
     sub = feature_model(model, layers)
     x = check_x(model, x)
+    batch_size = batch_for(x, batch_size)
     n_layers = 1 if single else len(layers)
     chunks = [sub(x[i:i + batch_size], training=False)[:n_layers] for i in range(0, len(x), batch_size)]
     acts = [np.concatenate([np.asarray(c[k]) for c in chunks]) for k in range(n_layers)]
     return acts[0] if single else acts
 
 
-def channel_stats(model: ModelLike, x: np.ndarray, layers: Sequence[str], batch_size: int = 64) -> dict[str, dict]:
+def channel_stats(model: ModelLike, x: np.ndarray, layers: Sequence[str], batch_size: int | None = None
+                  ) -> dict[str, dict]:
     """Per-channel summary of ``layers`` over a data set ``x`` without keeping its activations.
 
     Returns ``{layer: {"max": (c,), "mean": (c,), "max_per_input": (N, c)}}``: the largest value each
@@ -160,6 +163,7 @@ def channel_stats(model: ModelLike, x: np.ndarray, layers: Sequence[str], batch_
     layers = [layers] if isinstance(layers, str) else list(layers)
     sub = feature_model(model, layers)
     x = check_x(model, x)
+    batch_size = batch_for(x, batch_size)
     peaks = {layer: [] for layer in layers}
     sums = {layer: 0.0 for layer in layers}
     for i in range(0, len(x), batch_size):

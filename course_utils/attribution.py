@@ -19,8 +19,8 @@ import contextlib
 
 import numpy as np
 
-from course_utils.base import (ModelLike, Target, check_target, check_x, keras_model, model_cache, normalize_maps,
-                               per_image_chunks)
+from course_utils.base import (BATCH_PIXELS, ModelLike, Target, batch_for, check_target, check_x, keras_model, model_cache,
+                               normalize_maps, per_image_chunks)
 
 
 def score(logits, target):
@@ -53,8 +53,10 @@ def _compiled_gradient(model):
     return cache["fn"]
 
 
-def input_gradients(model: ModelLike, x: np.ndarray, target: Target, batch_size: int = 64, eager: bool = False) -> np.ndarray:
-    """``d score / d x`` ``(N, H, W, 3)`` for inputs ``x``, in batches of ``batch_size``.
+def input_gradients(model: ModelLike, x: np.ndarray, target: Target, batch_size: int | None = None,
+                    eager: bool = False) -> np.ndarray:
+    """``d score / d x`` ``(N, H, W, 3)`` for inputs ``x``, in batches of ``batch_size`` (default:
+    :func:`~course_utils.base.batch_for`, 64 scenes or 5 photos).
 
     Class targets run through a cached ``tf.function``; callables (and ``eager=True``, which guided
     backprop needs so that swapped activations are seen) run eagerly."""
@@ -63,6 +65,7 @@ def input_gradients(model: ModelLike, x: np.ndarray, target: Target, batch_size:
     model = keras_model(model)
     x = check_x(model, x)
     target = check_target(target, len(x), model.outputs[0].shape[-1])
+    batch_size = batch_for(x, batch_size)
     fn = _gradient if eager or callable(target) else (lambda m, xb, tb: _compiled_gradient(m)(xb, tb))
     grads = []
     for i in range(0, len(x), batch_size):
@@ -93,14 +96,16 @@ def vanilla_saliency(model: ModelLike, x, target: Target) -> np.ndarray:
 
 
 def smoothgrad(model: ModelLike, x, target: Target, samples: int = 20, noise: float = 0.15, seed: int = 0,
-               batch_size: int = 128, return_grads: bool = False) -> np.ndarray:
+               batch_size: int | None = None, return_grads: bool = False) -> np.ndarray:
     """Average of the gradients of ``samples`` noisy copies of each input (noise std = ``noise`` times
-    the input's value range). The copies go through the model in batches of ``batch_size``."""
+    the input's value range). The copies go through the model in batches of ``batch_size`` (default:
+    128 scenes of 64 px, 10 photos of 224 px)."""
     model = keras_model(model)
     x = check_x(model, x)
     if samples < 1:
         raise ValueError(f"samples={samples!r}: expected >= 1")
     target = check_target(target, len(x), model.outputs[0].shape[-1])
+    batch_size = batch_for(x, batch_size, 2 * BATCH_PIXELS)
     rng = np.random.default_rng(seed)
     grads = np.empty_like(x)
     for part in per_image_chunks(x, samples, batch_size):
@@ -125,15 +130,17 @@ def _baseline(baseline, x: np.ndarray) -> np.ndarray:
 
 
 def integrated_gradients(model: ModelLike, x, target: Target, baseline: np.ndarray | None = None, steps: int = 32,
-                         batch_size: int = 128) -> np.ndarray:
+                         batch_size: int | None = None) -> np.ndarray:
     """Attributions ``(N, H, W, 3)`` = ``(x - baseline) * mean of gradients along the straight path``
     (trapezoidal rule, ``steps`` intervals). Their sum approximates ``score(x) - score(baseline)``
-    (completeness; check it with :func:`completeness_gap`). ``baseline`` defaults to zeros in x-space."""
+    (completeness; check it with :func:`completeness_gap`). ``baseline`` defaults to zeros in x-space.
+    The path images go through the model ``batch_size`` at a time (default as :func:`smoothgrad`)."""
     model = keras_model(model)
     x = check_x(model, x)
     if steps < 1:
         raise ValueError(f"steps={steps!r}: expected >= 1")
     target = check_target(target, len(x), model.outputs[0].shape[-1])
+    batch_size = batch_for(x, batch_size, 2 * BATCH_PIXELS)
     base = _baseline(baseline, x)
     alphas = np.linspace(0, 1, steps + 1, dtype=np.float32)[None, :, None, None, None]
     attributions = np.empty_like(x)

@@ -268,6 +268,18 @@ def tile(maps: np.ndarray, ncols: int, pad: int = 1, fill: float = 1.0) -> np.nd
     return out
 
 
+BATCH_PIXELS = 64 * 64 * 64  # a batch of 64 scenes of 64x64 pixels, or of 5 photos of 224x224
+
+
+def batch_for(x: np.ndarray, batch_size: int | None, pixels: int = BATCH_PIXELS) -> int:
+    """``batch_size`` checked, or when it is None as many images of ``x`` ``(N, H, W, C)`` as hold
+    ``pixels`` pixels (64 at 64x64, 5 at 224x224). A pass keeps every layer's activations of its
+    batch, so memory grows with batch x pixels: EfficientNet-Lite0 needs about 80 MB per 224 px image."""
+    if batch_size is None:
+        return max(1, pixels // (int(x.shape[1]) * int(x.shape[2])))
+    return check_number("batch_size", batch_size, 1, integer=True)
+
+
 def per_image_chunks(x: np.ndarray, copies: int, batch_size: int):
     """Slices of ``x`` holding about ``batch_size`` rows once each image is expanded ``copies`` times
     (SmoothGrad's noisy copies, Integrated Gradients' path), so memory stays bounded however many
@@ -313,4 +325,4 @@ def network_available(host: tuple[str, int] = NETWORK_HOST, timeout: float = NET
 
 __all__ = ["ModelLike", "Target", "model_cache", "compiled_functions", "keras_model", "check_x", "check_index",
            "check_target", "check_number", "check_finite", "check_vectors", "check_image_values", "normalize_maps",
-           "per_image_chunks", "resize_map", "resize_maps", "tile", "capped_steps", "network_available"]
+           "BATCH_PIXELS", "batch_for", "per_image_chunks", "resize_map", "resize_maps", "tile", "capped_steps", "network_available"]

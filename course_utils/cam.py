@@ -25,7 +25,8 @@ import numpy as np
 
 from course_utils.activations import conv_layers, feature_model, find_layer, get_activations, layer_paths
 from course_utils.attribution import guided_relus, input_gradients, score
-from course_utils.base import ModelLike, Target, check_target, check_x, keras_model, model_cache, normalize_maps
+from course_utils.base import (ModelLike, Target, batch_for, check_target, check_x, keras_model, model_cache,
+                               normalize_maps)
 
 
 def spatial_layers(model: ModelLike) -> list[str]:
@@ -68,15 +69,17 @@ def _compiled(model, layer: str) -> Callable:
     return per_model[layer]
 
 
-def layer_gradients(model: ModelLike, x, target: Target, layer: str, batch_size: int = 64
+def layer_gradients(model: ModelLike, x, target: Target, layer: str, batch_size: int | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Activations ``A`` and gradients ``d score / d A`` of ``layer``, both ``(N, h, w, K)``."""
+    """Activations ``A`` and gradients ``d score / d A`` of ``layer``, both ``(N, h, w, K)``, ``batch_size``
+    inputs per pass (default: :func:`~course_utils.base.batch_for`, 64 scenes or 5 photos)."""
     import tensorflow as tf
 
     model = keras_model(model)
     x = check_x(model, x)
     check_layer(model, layer)
     target = check_target(target, len(x), model.outputs[0].shape[-1])
+    batch_size = batch_for(x, batch_size)
     acts, grads = [], []
     for i in range(0, len(x), batch_size):
         xb = tf.constant(x[i:i + batch_size])

@@ -25,7 +25,7 @@ import numpy as np
 
 from course_utils import optimization as opt
 from course_utils.activations import feature_model
-from course_utils.base import ModelLike, check_index, check_number, check_vectors, model_cache, tile
+from course_utils.base import ModelLike, batch_for, check_index, check_number, check_vectors, model_cache, tile
 from course_utils.models import course_model
 
 METHODS = ("tsne", "umap", "pca")
@@ -42,7 +42,7 @@ _MAX_LAYOUTS = 64
 
 # ---- vectors ---------------------------------------------------------------------------------------------
 
-def layer_vectors(cm: ModelLike, images: np.ndarray, layers: str | Sequence[str], batch_size: int = 64,
+def layer_vectors(cm: ModelLike, images: np.ndarray, layers: str | Sequence[str], batch_size: int | None = None,
                   logits: bool = False):
     """One activation vector per image: ``layer``'s activations averaged over positions.
 
@@ -54,7 +54,8 @@ def layer_vectors(cm: ModelLike, images: np.ndarray, layers: str | Sequence[str]
     a pair ``(that, logits)``. A dense layer's ``(N, C)`` output is used as it is. The spatial mean is
     what :func:`course_utils.optimization.direction` maximizes (mean over positions of ``a . v`` equals
     ``mean(a) . v``), so an atlas cell's average vector and its icon's objective agree. Means are
-    taken batch by batch: a 64x64x12 layer of 2,000 images is never held whole.
+    taken batch by batch (``batch_size`` images, default :func:`~course_utils.base.batch_for`): a 64x64x12
+    layer of 2,000 images is never held whole.
     """
     cm = course_model(cm)
     single = isinstance(layers, str)
@@ -63,6 +64,7 @@ def layer_vectors(cm: ModelLike, images: np.ndarray, layers: str | Sequence[str]
         raise ValueError("layers=[]: expected a layer path or a non-empty list of paths")
     sub = feature_model(cm.model, names)  # ValueError naming the valid layers for an unknown one
     x = cm.preprocess(images)             # ValueError for NaN, a bad range or shape
+    batch_size = batch_for(x, batch_size)
     parts: list[list[np.ndarray]] = [[] for _ in range(len(names) + 1)]
     for i in range(0, len(x), batch_size):
         outs = sub(x[i:i + batch_size], training=False)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from course_utils import MODELS_DIR
-from course_utils.base import ModelLike, check_image_values, keras_model, network_available
+from course_utils.base import ModelLike, batch_for, check_image_values, keras_model, network_available
 from course_utils.data import CLASS_NAMES as FASHION_CLASSES
 
 _CACHE_DIR = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
@@ -183,11 +183,13 @@ class CourseModel:
             x = (x * 128.0 + 127.0) / 255.0
         return np.clip(x, 0.0, 1.0)
 
-    def predict(self, images, batch_size: int = 32) -> np.ndarray:
-        """Class probabilities ``(N, classes)`` for displayable ``images``."""
+    def predict(self, images, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities ``(N, classes)`` for displayable ``images``, ``batch_size`` per pass
+        (default: :func:`~course_utils.base.batch_for`, 64 scenes or 5 photos)."""
         import keras
 
-        logits = self.model.predict(self.preprocess(images), batch_size=batch_size, verbose=0)
+        x = self.preprocess(images)
+        logits = self.model.predict(x, batch_size=batch_for(x, batch_size), verbose=0)
         return np.asarray(keras.ops.softmax(logits, axis=-1))
 
     def decode(self, probs: np.ndarray, top: int = 3) -> list[list[tuple[str, float]]]:

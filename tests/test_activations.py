@@ -79,3 +79,17 @@ def test_get_activations_batches(tiny_model, rng):
     assert single.shape == (5, 8, 8, 6) and [a.shape for a in both] == [(5, 8, 8, 4), (5, 8, 8, 6)]
     np.testing.assert_allclose(single, both[1], atol=1e-6)
     assert (single >= 0).all()  # ReLU outputs
+
+
+def test_default_batches_bound_the_pixels_per_pass(tiny_model):
+    from course_utils.base import batch_for
+
+    assert batch_for(np.zeros((100, 64, 64, 3)), None) == 64
+    assert batch_for(np.zeros((22, 224, 224, 3)), None) == 5
+    assert batch_for(np.zeros((1, 4096, 4096, 3)), None) == 1
+    assert batch_for(np.zeros((22, 224, 224, 3)), 16) == 16
+    with pytest.raises(ValueError, match="batch_size=0"):
+        batch_for(np.zeros((2, 8, 8, 3)), 0)
+    x = np.random.default_rng(0).random((70, 8, 8, 3), np.float32)
+    np.testing.assert_allclose(get_activations(tiny_model, x, "conv_b"),
+                               get_activations(tiny_model, x, "conv_b", batch_size=7), atol=1e-6)

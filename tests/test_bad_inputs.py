@@ -546,6 +546,10 @@ BY_MODULE = [
     raises("base.keras_model", "not a model", lambda e: f("base.keras_model")("fashion_vgg"), "str", "load_model"),
     raises("base.check_x", "HxWx3 without batch", lambda e: f("base.check_x")(e.tiny, e.x[0]), "(8, 8, 3)",
            "(N, 8, 8, 3)"),
+    raises("base.batch_for", "a zero batch", lambda e: f("base.batch_for")(e.x, 0), "batch_size=0", ">= 1"),
+    raises("base.batch_for", "a fractional batch", lambda e: f("base.batch_for")(e.x, 2.5), "batch_size=2.5", "integer"),
+    raises("activations.get_activations", "a negative batch", lambda e: f("activations.get_activations")(
+        e.tiny, e.x, "conv_a", batch_size=-1), "batch_size=-1", ">= 1"),
     raises("base.check_target", "fractional class", lambda e: f("base.check_target")(1.5, 2, 3), "1.5", "[0, 2]"),
     Handled("base.check_target", "a whole float class", lambda e: f("base.check_target")(2.0, 2, 3),
             lambda r, e: r.dtype == np.int64 and r.tolist() == [2, 2]),
