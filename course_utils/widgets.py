@@ -69,9 +69,15 @@ def activation_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str]
     channel_s = W.IntSlider(value=0, min=0, max=1, description="channel")
     overlay_c = W.Checkbox(value=False, description="overlay on image")
     out = W.Image(format="png")
+    seen: dict[int, list[np.ndarray]] = {}  # image -> its activations at every layer (one forward pass serves all)
 
     def acts_of():
-        return get_activations(cm.model, x[image_s.value:image_s.value + 1], layer_d.value)[0]
+        i = image_s.value
+        if i not in seen:
+            if len(seen) >= 8:  # a bounded cache: the oldest image goes
+                seen.pop(next(iter(seen)))
+            seen[i] = get_activations(cm.model, x[i:i + 1], layers)  # a list of layers: a list of arrays
+        return seen[i][layers.index(layer_d.value)][0]
 
     def redraw(*_):
         acts = acts_of()
