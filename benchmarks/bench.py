@@ -311,10 +311,10 @@ def compare_tkv(model: str = "fashion_vgg", batches: Sequence[int] = (1, 32), sa
             r = pearson_per_image(normalize_maps(a), normalize_maps(np.asarray(b).reshape(np.shape(a))))
             t = _race({"ours": ours, "theirs": theirs, "floor": floor_fn}, repeats)
             ours_s, theirs_s = t["ours"], t["theirs"]
-            floor = t["floor"] * (samples if method.startswith("SmoothGrad") else 1)
+            floor_s = t["floor"] * (samples if method.startswith("SmoothGrad") else 1)  # not `floor`: floor_fn calls it
             rows.append({"model": model, "method": method, "batch": n, "r_min": float(r.min()),
-                         "r_median": float(np.median(r)), "ours_s": ours_s, "theirs_s": theirs_s, "ratio": ours_s / theirs_s, "floor_s": floor,
-                         "floor_x": ours_s / floor, "note": note})
+                         "r_median": float(np.median(r)), "ours_s": ours_s, "theirs_s": theirs_s, "ratio": ours_s / theirs_s,
+                         "floor_s": floor_s, "floor_x": ours_s / floor_s, "note": note})
         extra = {
             "SmoothGrad, each library's default convention": (
                 attribution.to_map(ours_sg), normalize_maps(np.asarray(theirs_sg_default)),
