@@ -19,8 +19,8 @@ import contextlib
 
 import numpy as np
 
-from course_utils.base import (BATCH_PIXELS, ModelLike, Target, batch_for, check_target, check_x, keras_model, model_cache,
-                               normalize_maps, per_image_chunks)
+from course_utils.base import (BATCH_PIXELS, ModelLike, Target, batch_for, check_target, check_x, keras_model,
+                               model_cache, normalize_maps, per_image_chunks)
 
 
 def score(logits, target):

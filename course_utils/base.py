@@ -325,4 +325,5 @@ def network_available(host: tuple[str, int] = NETWORK_HOST, timeout: float = NET
 
 __all__ = ["ModelLike", "Target", "model_cache", "compiled_functions", "keras_model", "check_x", "check_index",
            "check_target", "check_number", "check_finite", "check_vectors", "check_image_values", "normalize_maps",
-           "BATCH_PIXELS", "batch_for", "per_image_chunks", "resize_map", "resize_maps", "tile", "capped_steps", "network_available"]
+           "BATCH_PIXELS", "batch_for", "per_image_chunks", "resize_map", "resize_maps", "tile", "capped_steps",
+           "network_available"]
