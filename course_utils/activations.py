@@ -135,18 +135,38 @@ def feature_model(model: ModelLike, layers: str | Sequence[str]):
     return per_model[layers]
 
 
-def get_activations(model: ModelLike, x: np.ndarray, layers: str | Sequence[str], batch_size: int | None = None):
+def compiled_features(model: ModelLike, layers: str | Sequence[str]):
+    """Cached ``tf.function`` of :func:`feature_model`: ``x`` ``(N, H, W, 3)`` float32 ``-> [acts..., logits]``,
+    traced once per (model, layers) for any batch size. Worth it where one model answers many calls (an
+    explorer): a 224 px photo through EfficientNet-Lite0 takes about 0.05 s compiled and 0.5 s eagerly, after a
+    trace of 1-2 s."""
+    import tensorflow as tf
+
+    model = keras_model(model)
+    sub = feature_model(model, layers)
+    per_model = model_cache(model, "features_fn")
+    key = (layers,) if isinstance(layers, str) else tuple(layers)
+    if key not in per_model:
+        spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
+        per_model[key] = tf.function(lambda xb: sub(xb, training=False), input_signature=[spec])
+    return per_model[key]
+
+
+def get_activations(model: ModelLike, x: np.ndarray, layers: str | Sequence[str], batch_size: int | None = None,
+                    compiled: bool = False):
     """Activations of ``layers`` for inputs ``x`` ``(N, H, W, 3)``, ``batch_size`` inputs per pass
-    (default: :func:`~course_utils.base.batch_for`, 64 scenes or 5 photos).
+    (default: :func:`~course_utils.base.batch_for`, 64 scenes or 5 photos); ``compiled=True`` runs them
+    through :func:`compiled_features` (a trace on the first call, faster passes after it).
 
     Returns one array ``(N, h, w, c)`` for a single layer name, else a list of arrays in order.
     """
     single = isinstance(layers, str)
     sub = feature_model(model, layers)
+    run = compiled_features(model, layers) if compiled else (lambda xb: sub(xb, training=False))
     x = check_x(model, x)
     batch_size = batch_for(x, batch_size)
     n_layers = 1 if single else len(layers)
-    chunks = [sub(x[i:i + batch_size], training=False)[:n_layers] for i in range(0, len(x), batch_size)]
+    chunks = [run(x[i:i + batch_size])[:n_layers] for i in range(0, len(x), batch_size)]
     acts = [np.concatenate([np.asarray(c[k]) for c in chunks]) for k in range(n_layers)]
     return acts[0] if single else acts
 

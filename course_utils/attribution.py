@@ -16,6 +16,7 @@ Introduced in notebooks/01_saliency_maps.ipynb.
 from __future__ import annotations
 
 import contextlib
+from typing import Iterator
 
 import numpy as np
 
@@ -41,36 +42,44 @@ def _gradient(model, xb, tb):
     return tape.gradient(s, xb)
 
 
-def _compiled_gradient(model):
-    """One ``tf.function`` per model (any batch size), so repeated calls and sliders never retrace."""
+def _compiled_gradient(model, guided: bool = False):
+    """One ``tf.function`` per model (any batch size), so repeated calls and sliders never retrace. The guided
+    one is traced at once inside :func:`guided_relus`: its graph keeps the guided rule after the swap ends."""
     import tensorflow as tf
 
     cache = model_cache(model, "gradient")
-    if "fn" not in cache:
+    key = "guided" if guided else "fn"
+    if key not in cache:
         spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
-        cache["fn"] = tf.function(lambda xb, tb: _gradient(model, xb, tb),
-                                  input_signature=[spec, tf.TensorSpec((None,), tf.int64)])
-    return cache["fn"]
+        fn = tf.function(lambda xb, tb: _gradient(model, xb, tb), input_signature=[spec, tf.TensorSpec((None,), tf.int64)])
+        if guided:
+            with guided_relus(model):
+                fn.get_concrete_function()
+        cache[key] = fn
+    return cache[key]
 
 
 def input_gradients(model: ModelLike, x: np.ndarray, target: Target, batch_size: int | None = None,
-                    eager: bool = False) -> np.ndarray:
+                    eager: bool = False, guided: bool = False) -> np.ndarray:
     """``d score / d x`` ``(N, H, W, 3)`` for inputs ``x``, in batches of ``batch_size`` (default:
-    :func:`~course_utils.base.batch_for`, 64 scenes or 5 photos).
+    :func:`~course_utils.base.batch_for`, 64 scenes or 5 photos); ``guided=True`` back-propagates every ReLU
+    with the guided rule (:func:`guided_relus`).
 
-    Class targets run through a cached ``tf.function``; callables (and ``eager=True``, which guided
-    backprop needs so that swapped activations are seen) run eagerly."""
+    Class targets run through a cached ``tf.function`` (traced on the first call: EfficientNet-Lite0 about
+    3 s); callables, and ``eager=True``, run eagerly (no trace, slower passes)."""
     import tensorflow as tf
 
     model = keras_model(model)
     x = check_x(model, x)
     target = check_target(target, len(x), model.outputs[0].shape[-1])
     batch_size = batch_for(x, batch_size)
-    fn = _gradient if eager or callable(target) else (lambda m, xb, tb: _compiled_gradient(m)(xb, tb))
+    eager = eager or callable(target)
+    fn = _gradient if eager else (lambda m, xb, tb: _compiled_gradient(m, guided)(xb, tb))
     grads = []
-    for i in range(0, len(x), batch_size):
-        tb = target if callable(target) else tf.constant(target[i:i + batch_size])
-        grads.append(fn(model, tf.constant(x[i:i + batch_size]), tb).numpy())
+    with guided_relus(model) if guided and eager else contextlib.nullcontext():
+        for i in range(0, len(x), batch_size):
+            tb = target if callable(target) else tf.constant(target[i:i + batch_size])
+            grads.append(fn(model, tf.constant(x[i:i + batch_size]), tb).numpy())
     return np.concatenate(grads)
 
 
@@ -95,6 +104,24 @@ def vanilla_saliency(model: ModelLike, x, target: Target) -> np.ndarray:
     return to_map(input_gradients(model, x, target))
 
 
+def _noisy_copies(x: np.ndarray, samples: int, noise: float, seed: int, batch_size: int):
+    """``(part, noisy (n, samples, H, W, 3))`` per slice of ``x``: SmoothGrad's noisy copies, noise std =
+    ``noise`` times each input's value range, drawn in order from one generator seeded ``seed``."""
+    if samples < 1:
+        raise ValueError(f"samples={samples!r}: expected >= 1")
+    rng = np.random.default_rng(seed)
+    for part in per_image_chunks(x, samples, batch_size):
+        xp = x[part]
+        sigma = noise * (xp.max(axis=(1, 2, 3), keepdims=True) - xp.min(axis=(1, 2, 3), keepdims=True))
+        yield part, xp[:, None] + sigma[:, None] * rng.standard_normal((len(xp), samples, *x.shape[1:]), np.float32)
+
+
+def _copy_gradients(model, noisy: np.ndarray, target, part, batch_size: int) -> np.ndarray:
+    """Input gradients of copies ``(n, k, H, W, 3)`` of the images ``part``, same shape."""
+    t = target if callable(target) else np.repeat(target[part], noisy.shape[1])
+    return input_gradients(model, noisy.reshape(-1, *noisy.shape[2:]), t, batch_size).reshape(noisy.shape)
+
+
 def smoothgrad(model: ModelLike, x, target: Target, samples: int = 20, noise: float = 0.15, seed: int = 0,
                batch_size: int | None = None, return_grads: bool = False) -> np.ndarray:
     """Average of the gradients of ``samples`` noisy copies of each input (noise std = ``noise`` times
@@ -102,19 +129,11 @@ def smoothgrad(model: ModelLike, x, target: Target, samples: int = 20, noise: fl
     128 scenes of 64 px, 10 photos of 224 px)."""
     model = keras_model(model)
     x = check_x(model, x)
-    if samples < 1:
-        raise ValueError(f"samples={samples!r}: expected >= 1")
     target = check_target(target, len(x), model.outputs[0].shape[-1])
     batch_size = batch_for(x, batch_size, 2 * BATCH_PIXELS)
-    rng = np.random.default_rng(seed)
     grads = np.empty_like(x)
-    for part in per_image_chunks(x, samples, batch_size):
-        xp = x[part]
-        sigma = noise * (xp.max(axis=(1, 2, 3), keepdims=True) - xp.min(axis=(1, 2, 3), keepdims=True))
-        noisy = xp[:, None] + sigma[:, None] * rng.standard_normal((len(xp), samples, *x.shape[1:]), np.float32)
-        t = target if callable(target) else np.repeat(target[part], samples)
-        g = input_gradients(model, noisy.reshape(-1, *x.shape[1:]), t, batch_size)
-        grads[part] = g.reshape(noisy.shape).mean(1)
+    for part, noisy in _noisy_copies(x, samples, noise, seed, batch_size):
+        grads[part] = _copy_gradients(model, noisy, target, part, batch_size).mean(1)
     return grads if return_grads else to_map(grads)
 
 
@@ -214,13 +233,11 @@ def guided_relus(model: ModelLike):
                 setattr(layer, attr, old)
 
 
-def guided_backprop(model: ModelLike, x, target: Target) -> np.ndarray:
+def guided_backprop(model: ModelLike, x, target: Target, compiled: bool = False) -> np.ndarray:
     """Guided backpropagation maps ``(N, H, W)``: input gradients with every ReLU's backward pass
-    replaced by the guided rule (computed eagerly, so the swap is seen), then restored."""
-    model = keras_model(model)
-    with guided_relus(model):
-        grads = input_gradients(model, x, target, eager=True)
-    return to_map(grads)
+    replaced by the guided rule (eagerly by default; ``compiled=True`` traces a guided pass once and keeps it,
+    for many calls on one model)."""
+    return to_map(input_gradients(model, x, target, eager=not compiled, guided=True))
 
 
 METHODS = {
@@ -236,3 +253,49 @@ def saliency(model: ModelLike, x, target: Target, method: str = "vanilla") -> np
     if method not in METHODS:
         raise ValueError(f"method={method!r}: expected one of {sorted(METHODS)}")
     return METHODS[method](model, x, target)
+
+
+def saliency_stages(model: ModelLike, x, target: Target, method: str = "vanilla", first: int = 2,
+                    samples: int = 20, steps: int = 32) -> Iterator[tuple[str, np.ndarray]]:
+    """The map of :func:`saliency` in stages, cheapest first, so that an explorer shows a map at once:
+    ``smoothgrad`` from the first ``first`` of its ``samples`` noisy copies, then from all of them (the same
+    copies as :func:`smoothgrad`); ``integrated_gradients`` on a ``first``-step path, then on a ``steps``-step
+    path through the same points (no gradient computed twice); other methods in one stage (guided backprop
+    compiled). Yields ``(label, maps (N, H, W))``; the last map is :func:`saliency`'s. Meant for a few images:
+    every copy of every image is held at once."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: expected one of {sorted(METHODS)}")
+    if method not in ("smoothgrad", "integrated_gradients"):
+        kwargs = {"compiled": True} if method == "guided_backprop" else {}
+        yield method, METHODS[method](model, x, target, **kwargs)
+        return
+    total = samples if method == "smoothgrad" else steps
+    if not 1 <= first < total or (method == "integrated_gradients" and steps % first):
+        raise ValueError(f"first={first!r}: expected 1 <= first < {total}" +
+                         (f" and a divisor of steps={steps}" if method == "integrated_gradients" else ""))
+    model = keras_model(model)
+    x = check_x(model, x)
+    target = check_target(target, len(x), model.outputs[0].shape[-1])
+    batch_size = batch_for(x, None, 2 * BATCH_PIXELS)
+    if method == "smoothgrad":
+        copies = list(_noisy_copies(x, samples, 0.15, 0, batch_size))
+        done = [_copy_gradients(model, noisy[:, :first], target, part, batch_size) for part, noisy in copies]
+        yield f"smoothgrad, {first} of {samples} samples", to_map(np.concatenate([g.mean(1) for g in done]))
+        rest = [_copy_gradients(model, noisy[:, first:], target, part, batch_size) for part, noisy in copies]
+        grads = np.concatenate([np.concatenate([a, b], 1).mean(1) for a, b in zip(done, rest)])
+        yield f"smoothgrad, {samples} samples", to_map(grads)
+        return
+    alphas = np.linspace(0, 1, steps + 1, dtype=np.float32)[None, :, None, None, None]
+    path = alphas * x[:, None]  # the zero baseline of integrated_gradients' default
+    coarse = np.zeros(steps + 1, bool)
+    coarse[::steps // first] = True
+    every = slice(None)
+    grads = np.empty_like(path)
+    grads[:, coarse] = _copy_gradients(model, path[:, coarse], target, every, batch_size)
+
+    def attribution(g):  # trapezoidal rule over the path points g (n, k + 1, H, W, 3)
+        return to_map(x * (g[:, :-1] + g[:, 1:]).mean(1) / 2, "abs_sum")
+
+    yield f"integrated_gradients, {first} steps", attribution(grads[:, coarse])
+    grads[:, ~coarse] = _copy_gradients(model, path[:, ~coarse], target, every, batch_size)
+    yield f"integrated_gradients, {steps} steps", attribution(grads)

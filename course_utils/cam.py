@@ -19,12 +19,12 @@ all-zero map, never NaN. Introduced in notebooks/05_gap_visualization.ipynb and 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from course_utils.activations import conv_layers, feature_model, find_layer, get_activations, layer_paths
-from course_utils.attribution import guided_relus, input_gradients, score
+from course_utils.attribution import input_gradients, score
 from course_utils.base import (ModelLike, Target, batch_for, check_target, check_x, keras_model, model_cache,
                                normalize_maps)
 
@@ -50,23 +50,43 @@ def check_layer(model: ModelLike, layer: str) -> str:
     return layer
 
 
-def _compiled(model, layer: str) -> Callable:
-    """``(x, target) -> (A, dS/dA)``, one ``tf.function`` per (model, layer), any batch size."""
+def compile_layers(model: ModelLike, layers: Sequence[str]) -> None:
+    """Trace one ``tf.function`` ``(x, target) -> ([A...], [dS/dA...])`` for every layer of ``layers`` not
+    traced yet: one trace instead of one per layer (EfficientNet-Lite0: about 3 s each), so an explorer's
+    layer control never waits for one. A later call at any of these layers runs the shared pass."""
     import tensorflow as tf
 
+    model = keras_model(model)
+    per_model = model_cache(model, "cam")
+    group = tuple(dict.fromkeys(check_layer(model, name) for name in layers if name not in per_model))
+    if not group:
+        return
+    sub = feature_model(model, group)
+
+    def fn(xb, tb):
+        with tf.GradientTape() as tape:
+            *acts, logits = sub(xb, training=False)
+            s = score(logits, tb)
+        return acts, tape.gradient(s, acts)
+
+    spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
+    per_model[group] = compiled = tf.function(fn, input_signature=[spec, tf.TensorSpec((None,), tf.int64)])
+    for k, name in enumerate(group):
+        per_model[name] = (compiled, k)
+
+
+def _compiled(model, layer: str) -> Callable:
+    """``(x, target) -> (A, dS/dA)`` of ``layer``: a traced pass of :func:`compile_layers`, any batch size."""
     per_model = model_cache(model, "cam")
     if layer not in per_model:
-        sub = feature_model(model, layer)
+        compile_layers(model, [layer])
+    compiled, k = per_model[layer]
 
-        def fn(xb, tb):
-            with tf.GradientTape() as tape:
-                acts, logits = sub(xb, training=False)
-                s = score(logits, tb)
-            return acts, tape.gradient(s, acts)
+    def fn(xb, tb):
+        acts, grads = compiled(xb, tb)
+        return acts[k], grads[k]
 
-        spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
-        per_model[layer] = tf.function(fn, input_signature=[spec, tf.TensorSpec((None,), tf.int64)])
-    return per_model[layer]
+    return fn
 
 
 def layer_gradients(model: ModelLike, x, target: Target, layer: str, batch_size: int | None = None
@@ -124,12 +144,12 @@ def grad_cam_plus_plus(model: ModelLike, x, target: Target, layer: str, upsample
     return _finish(np.maximum((weights * acts).sum(-1), 0), tuple(np.shape(x)[1:3]) if upsample else None, normalize)
 
 
-def guided_grad_cam(model: ModelLike, x, target: Target, layer: str) -> np.ndarray:
-    """Guided Grad-CAM ``(N, H, W)``: ``max_c |guided backprop(x)_c * Grad-CAM(x)|``, normalized."""
+def guided_grad_cam(model: ModelLike, x, target: Target, layer: str, compiled: bool = False) -> np.ndarray:
+    """Guided Grad-CAM ``(N, H, W)``: ``max_c |guided backprop(x)_c * Grad-CAM(x)|``, normalized
+    (``compiled`` as in :func:`course_utils.attribution.guided_backprop`)."""
     model = keras_model(model)
     heat = grad_cam(model, x, target, layer)
-    with guided_relus(model):
-        guided = input_gradients(model, x, target, eager=True)
+    guided = input_gradients(model, x, target, eager=not compiled, guided=True)
     return normalize_maps(np.abs(guided * heat[..., None]).max(-1))
 
 
@@ -174,8 +194,10 @@ METHODS = {"grad_cam": grad_cam, "grad_cam_plus_plus": grad_cam_plus_plus, "guid
            "cam": cam}
 
 
-def heatmap(model: ModelLike, x, target: Target, layer: str, method: str = "grad_cam") -> np.ndarray:
-    """Normalized ``(N, H, W)`` heatmap of one of :data:`METHODS` at ``layer``."""
+def heatmap(model: ModelLike, x, target: Target, layer: str, method: str = "grad_cam", compiled: bool = False
+            ) -> np.ndarray:
+    """Normalized ``(N, H, W)`` heatmap of one of :data:`METHODS` at ``layer`` (``compiled``: guided Grad-CAM's
+    guided pass is traced once and kept, for many calls on one model)."""
     if method not in METHODS:
         raise ValueError(f"method={method!r}: expected one of {sorted(METHODS)}")
-    return METHODS[method](model, x, target, layer)
+    return METHODS[method](model, x, target, layer, **({"compiled": compiled} if method == "guided_grad_cam" else {}))

@@ -93,3 +93,14 @@ def test_default_batches_bound_the_pixels_per_pass(tiny_model):
     x = np.random.default_rng(0).random((70, 8, 8, 3), np.float32)
     np.testing.assert_allclose(get_activations(tiny_model, x, "conv_b"),
                                get_activations(tiny_model, x, "conv_b", batch_size=7), atol=1e-6)
+
+
+def test_compiled_features_match_the_eager_pass_and_trace_once(tiny_model, rng):
+    from course_utils.activations import compiled_features
+
+    x = rng.uniform(0, 1, (5, 8, 8, 3)).astype("float32")
+    eager = get_activations(tiny_model, x, ["conv_a", "conv_b"])
+    compiled = get_activations(tiny_model, x, ["conv_a", "conv_b"], compiled=True, batch_size=2)  # batches 2, 2, 1
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert compiled_features(tiny_model, ["conv_a", "conv_b"]).experimental_get_tracing_count() == 1

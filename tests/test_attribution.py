@@ -118,3 +118,31 @@ def test_bad_method_and_settings(tiny_model, x):
         A.smoothgrad(tiny_model, x, 0, samples=0)
     with pytest.raises(ValueError, match="NaN"):
         A.vanilla_saliency(tiny_model, np.full((1, 8, 8, 3), np.nan, np.float32), 0)
+
+
+def test_compiled_guided_pass_keeps_the_guided_rule_and_leaves_the_plain_one_alone(tiny_model, x):
+    plain = A.input_gradients(tiny_model, x, 1)
+    eager = A.input_gradients(tiny_model, x, 1, eager=True, guided=True)
+    compiled = A.input_gradients(tiny_model, x, 1, guided=True)  # traced inside the swap, called outside it
+    np.testing.assert_allclose(compiled, eager, atol=1e-6)
+    assert np.abs(compiled - plain).max() > 1e-3  # the guided rule is in the traced graph
+    np.testing.assert_allclose(A.input_gradients(tiny_model, x, 1), plain, atol=1e-6)  # the plain pass unchanged
+    np.testing.assert_allclose(A.guided_backprop(tiny_model, x, 1, compiled=True), A.guided_backprop(tiny_model, x, 1),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("method", sorted(A.METHODS))
+def test_saliency_stages_end_at_the_method_and_start_cheaper(tiny_model, x, method):
+    stages = list(A.saliency_stages(tiny_model, x, 2, method))
+    np.testing.assert_allclose(stages[-1][1], A.saliency(tiny_model, x, 2, method), atol=1e-5)
+    if method == "smoothgrad":
+        assert [label for label, _ in stages] == ["smoothgrad, 2 of 20 samples", "smoothgrad, 20 samples"]
+        two = A.to_map(A.input_gradients(tiny_model, next(A._noisy_copies(x, 20, 0.15, 0, 128))[1][:, :2]
+                                         .reshape(-1, 8, 8, 3), np.repeat([2, 2, 2], 2)).reshape(3, 2, 8, 8, 3).mean(1))
+        np.testing.assert_allclose(stages[0][1], two, atol=1e-5)  # the first 2 of the same 20 copies
+    elif method == "integrated_gradients":
+        assert [label for label, _ in stages] == ["integrated_gradients, 2 steps", "integrated_gradients, 32 steps"]
+        np.testing.assert_allclose(stages[0][1], A.to_map(A.integrated_gradients(tiny_model, x, 2, steps=2), "abs_sum"),
+                                   atol=1e-5)
+    else:
+        assert len(stages) == 1

@@ -29,7 +29,10 @@ def test_write_report_shows_every_section_and_verdict(tmp_path):
                              "am_layer": "block3_conv3"}],
                "course": {"default": [{"notebook": "00_a.ipynb", "ok": True, "seconds": 100.0, "peak_mb": 900.0,
                                        "error": ""}], "fast": None},
-               "widgets": [("cam_explorer", "layer", 1.5, 0.25)],
+               "widgets": [("cam_explorer", "layer", 1.5, 0.25, 0.25)],
+               "photo": {"load_s": 1.7, "widgets": [("saliency_explorer", "method", 11.0, 0.39, 1.93),
+                                                    ("cam_explorer", "layer", 3.5, 0.61, 0.61)],
+                         "render": {"layer": "block4c_add", "steps": 256, "size": 128, "n": 4, "seconds": 18.7}},
                "leaks": {"calls": 100, "warmup": 60, "rss_before_mb": 700.0, "rss_after_mb": 702.0,
                          "growth_mb": 2.0, "retracing_warnings": [], "traces_after_warmup": 0,
                          "median_call_s": 0.2, "controls": ["cam_explorer.layer"]},
@@ -37,9 +40,11 @@ def test_write_report_shows_every_section_and_verdict(tmp_path):
     text = bench.write_report(results, tmp_path / "docs" / "benchmarks.md")
     assert (tmp_path / "docs" / "benchmarks.md").read_text() == text
     for heading in ("## Machine", "## Agreement", "## Speed", "## Activation maximization", "## The course",
-                    "## ImageNet tier", "## Widgets", "## Leaks"):
+                    "## ImageNet tier", "## Widgets", "## Leaks", "## The real network"):
         assert heading in text
-    assert "| cam_explorer | layer | 1.50 | 0.250 |" in text
+    assert "| cam_explorer | layer | 1.50 | 0.250 | 0.250 |" in text
+    assert "| saliency_explorer | method | 11.00 | 0.39 | 1.93 | met |" in text  # judged on the first figure
+    assert "| cam_explorer | layer | 3.50 | 0.61 | 0.61 | **missed** |" in text
     assert "resident memory 700 -> 702 MB (+2.0 MB), 0 tf.function retracing warnings" in text
     assert "| fashion_vgg | SmoothGrad (same noise draws) | 1 |" in text and "**missed**" in text  # 0.5 > 0.2
     assert "fast parameters: not measured: run make course" in text

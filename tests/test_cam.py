@@ -111,3 +111,23 @@ def test_perturbation_curves_reward_the_true_evidence(scenes):
     assert auc(np.ones((2, 5))).tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match="substrate='noise'"):
         perturbation_curves(cm.predict, scenes.images[:2], masks[:2], 0, substrate="noise")
+
+
+def test_layers_compiled_together_give_each_layer_its_own_gradients(x8):
+    import keras
+
+    from course_utils.base import model_cache
+
+    inputs = keras.Input((8, 8, 3))
+    a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(inputs)
+    b = keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="b")(a)
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(b)))
+    alone = {layer: cam.layer_gradients(model, x8, 1, layer) for layer in ("a", "b")}  # one trace per layer
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    cam.compile_layers(twin, ["a", "b"])
+    for layer in ("a", "b"):
+        for mine, theirs in zip(cam.layer_gradients(twin, x8, 1, layer), alone[layer]):
+            np.testing.assert_allclose(mine, theirs, atol=1e-5)
+    traced = [f for f in model_cache(twin, "cam").values() if hasattr(f, "experimental_get_tracing_count")]
+    assert len(traced) == 1 and traced[0].experimental_get_tracing_count() == 1  # both layers, one trace
