@@ -62,9 +62,15 @@ def test_write_report_without_measurements_says_so():
 def test_course_cost_reads_the_runner_summaries(tmp_path):
     (tmp_path / "build" / "course").mkdir(parents=True)
     runs = [{"notebook": "01_x.ipynb", "ok": True, "seconds": 3.0, "peak_mb": 10.0, "error": ""}]
-    (tmp_path / "build" / "course" / "summary.json").write_text(json.dumps(runs))
+    (tmp_path / "build" / "course" / "summary.json").write_text(json.dumps(runs))  # before notebooks ran side by side
     cost = bench.course_cost(tmp_path)
     assert cost["default"] == runs and cost["fast"] is None and cost["default_when"].startswith("20")
+    assert cost["default_wall"] == (3.0, 1)
+    (tmp_path / "build" / "course" / "summary.json").write_text(json.dumps({"wall_s": 2.0, "jobs": 2, "notebooks": runs}))
+    cost = bench.course_cost(tmp_path)
+    assert cost["default"] == runs and cost["default_wall"] == (2.0, 2)
+    text = bench.write_report({"course": cost})
+    assert "1 notebooks, 2 s wall with 2 at a time (3 s summed), peak 10 MB (targets: <= 8 min in all: met" in text
 
 
 def test_bench_names_a_bad_model_or_explorer():

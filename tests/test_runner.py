@@ -1,6 +1,7 @@
 import json
 
 import nbformat
+import pytest
 
 from course_utils import runner
 
@@ -36,8 +37,12 @@ def test_main_exit_codes_and_summary(tmp_path, capsys):
     code = runner.main([str(p) for p in runner.course_notebooks(tmp_path)] + ["--out", str(tmp_path / "o"), "--no-html"])
     assert code == 1
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert [r["ok"] for r in summary] == [True, False]
+    assert [r["ok"] for r in summary["notebooks"]] == [True, False] and summary["jobs"] == runner.default_jobs()
+    assert 0 < summary["wall_s"] <= sum(r["seconds"] for r in summary["notebooks"]) + 5
     assert "1/2 notebooks ran" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        runner.main(["--jobs", "0"])
+    assert "--jobs 0: expected 1 or more" in capsys.readouterr().err
 
 
 def test_no_notebooks_is_not_an_error(tmp_path, monkeypatch, capsys):
@@ -45,3 +50,28 @@ def test_no_notebooks_is_not_an_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(runner, "course_notebooks", lambda directory=tmp_path: [])
     assert runner.main([]) == 0
     assert "nothing to run" in capsys.readouterr().out
+
+
+def test_longest_notebooks_start_first(tmp_path):
+    paths = [tmp_path / f"0{k}_n.ipynb" for k in range(4)]
+    summary = tmp_path / "summary.json"
+    assert runner._longest_first(paths, summary) == paths  # no earlier run: the given order
+    summary.write_text(json.dumps({"wall_s": 9, "jobs": 2, "notebooks": [
+        {"notebook": "00_n.ipynb", "seconds": 5.0}, {"notebook": "01_n.ipynb", "seconds": 9.0},
+        {"notebook": "03_n.ipynb", "seconds": 7.0}]}))
+    assert runner._longest_first(paths, summary) == [paths[2], paths[1], paths[3], paths[0]]  # 02 is new
+    summary.write_text("[]")  # a summary of the old format: the given order
+    assert runner._longest_first(paths, summary) == paths
+
+
+def test_default_jobs_follow_cores_and_memory(monkeypatch):
+    import psutil
+
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
+    memory = lambda gb: type("M", (), {"available": gb * 2**30})()  # noqa: E731
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(24))
+    assert runner.default_jobs() == 3  # cores + 1
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(2))
+    assert runner.default_jobs() == 1  # Binder: memory for one notebook
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(0.5))
+    assert runner.default_jobs() == 1  # never 0
