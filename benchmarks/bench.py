@@ -271,7 +271,9 @@ def compare_tkv(model: str = "fashion_vgg", batches: Sequence[int] = (1, 32), sa
     import tensorflow as tf
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+    from tf_keras_vis.layercam import Layercam
     from tf_keras_vis.saliency import Saliency
+    from tf_keras_vis.scorecam import Scorecam
     from tf_keras_vis.utils.scores import CategoricalScore
 
     from course_utils import attribution, cam
@@ -289,6 +291,7 @@ def compare_tkv(model: str = "fashion_vgg", batches: Sequence[int] = (1, 32), sa
         floor = _floor(m)
         floor_fn = lambda: floor(xt, tt).numpy()  # noqa: E731
         sal, gc, gcpp = Saliency(m, clone=False), Gradcam(m, clone=False), GradcamPlusPlus(m, clone=False)
+        lc, sc = Layercam(m, clone=False), Scorecam(m, clone=False)
         z = _our_noise(x, samples, seed)
         ours_sg = attribution.smoothgrad(m, x, target, samples, noise, seed, return_grads=True)
         real_normal = np.random.normal
@@ -318,6 +321,15 @@ def compare_tkv(model: str = "fashion_vgg", batches: Sequence[int] = (1, 32), sa
                 lambda: cam.grad_cam_plus_plus(m, x, target, layer, upsample=False, normalize=False),
                 lambda: gcpp(score, x, penultimate_layer=layer, expand_cam=False, normalize_cam=False),
                 "convention differs, see below"),
+            "LayerCAM (layer resolution)": (
+                lambda: cam.layer_cam(m, x, target, layer, upsample=False, normalize=False),
+                lambda: lc(score, x, penultimate_layer=layer, expand_cam=False, normalize_cam=False),
+                f"layer {layer}"),
+            "Score-CAM (layer resolution)": (
+                lambda: cam.score_cam(m, x, target, layer, upsample=False, normalize=False),
+                lambda: sc(score, x, penultimate_layer=layer, expand_cam=False, normalize_cam=False),
+                f"one forward pass per map of {layer} ({m.get_layer(layer).output.shape[-1]}); masks resized by "
+                "tf.image.resize (ours) and scipy zoom (theirs); floor: one gradient pass"),
         }
         agree = {
             "vanilla saliency": None,
@@ -386,6 +398,35 @@ def activation_maximization_speed(model: str = "fashion_vgg", layer: str | None 
         out["theirs_steps_s"] = steps / _time(lambda: theirs(steps))
         out["ratio"] = out["theirs_steps_s"] / out["ours_steps_s"]
     return out
+
+
+def perturbation_speed(repeats: int = 1) -> list[dict]:
+    """Seconds for one map of each perturbation method (and Score-CAM) on one held-out scene (``fashion_vgg``)
+    and one sample photo (``efficientnet_lite0``), with the forward passes each needs; best of ``repeats``
+    after a warm-up call."""
+    from course_utils import cam, perturbation
+    from course_utils.models import load_model
+
+    rows = []
+    for name, occlusion, masks, faster in (("fashion_vgg", (8, 4), 1000, None), ("efficientnet_lite0", (32, 16), 500, 128)):
+        cm = load_model(name, verbose=False)
+        x = cm.preprocess(cm.samples(1))
+        t = int(cm.model(x).numpy().argmax())
+        layer = cm.last_conv_layer
+        side = (x.shape[1] - occlusion[0]) // occlusion[1] + 1
+        maps = cm.model.get_layer(layer).output.shape[-1] if "/" not in layer else None
+        cases = {
+            f"occlusion (patch {occlusion[0]}, stride {occlusion[1]})": (
+                lambda: perturbation.occlusion(cm.model, x, t, *occlusion), side * side + 1),
+            f"RISE ({masks} masks)": (lambda: perturbation.rise(cm.model, x, t, masks=masks), masks),
+            f"Score-CAM at {layer}" + (f", {faster} maps of largest std" if faster else ""): (
+                lambda: cam.score_cam(cm.model, x, t, layer, max_channels=faster), faster or maps),
+        }
+        for method, (fn, passes) in cases.items():
+            fn()
+            rows.append({"model": name, "method": method, "passes": passes,
+                         "seconds": min(_time(fn) for _ in range(repeats))})
+    return rows
 
 
 def imagenet_tier(names: Sequence[str] = ("vgg16", "mobilenet_v2"), repeats: int = 3, steps: int = 10) -> list[dict]:
@@ -628,6 +669,13 @@ def write_report(results: dict, path=None) -> str:
                 f"{p['render']['size']} px, {p['render']['steps']} steps: {p['render']['seconds']:.1f} s "
                 f"({_ok(p['render']['seconds'] <= 20)})."])
     lines += _section(
+        "Perturbation maps on this CPU",
+        "One map of one input, best of a few calls after a warm-up: no gradients, one forward pass per perturbed copy "
+        "(`course_utils.perturbation`, `cam.score_cam`), batched through one compiled pass.",
+        results.get("perturbation"), lambda rows: [
+            "| model | method | forward passes | seconds |", "|---|---|---|---|",
+            *(f"| {r['model']} | {r['method']} | {r['passes']} | {r['seconds']:.2f} |" for r in rows)])
+    lines += _section(
         "ImageNet tier on this CPU",
         "Per 224x224 image, batch 1, `weights=None` (the same cost as trained weights); activation maximization: a "
         "channel objective, pixels, no transforms.",
@@ -695,6 +743,7 @@ def report(path: str = "docs/benchmarks.md", repeats: int = 3, imagenet: bool = 
         results["tkv"] = [row for model in ("fashion_vgg", "fashion_gap") for row in compare_tkv(model, repeats=repeats)]
     results["am"] = activation_maximization_speed(tkv=have_tkv)
     results["photo"] = photo_tier(repeats=repeats)
+    results["perturbation"] = perturbation_speed()
     if imagenet:
         results["imagenet"] = imagenet_tier(repeats=repeats)
     results["seconds"] = time.perf_counter() - start

@@ -127,6 +127,9 @@ def default_jobs(per_notebook_gb: float = 1.6) -> int:
     many as the available memory holds at ``per_notebook_gb`` each (every notebook peaks under 1.5 GB)."""
     import psutil
 
+    from course_utils.base import check_number
+
+    per_notebook_gb = check_number("per_notebook_gb", per_notebook_gb, 0, low_open=True)
     fits = int(psutil.virtual_memory().available / 2**30 / per_notebook_gb)
     return max(1, min((os.cpu_count() or 1) + 1, fits))
 

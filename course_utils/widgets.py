@@ -432,7 +432,7 @@ def cam_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str] | None
     cm = course_model(cm)
     layers = [check_layer(cm.model, name) for name in (layers or cm.conv_layers[-3:] + [cm.last_conv_layer])]
     layers = list(dict.fromkeys(layers))
-    methods = list(methods or [m for m in METHODS if m != "cam"])
+    methods = list(methods or [m for m in METHODS if m not in ("cam", "score_cam")])  # Score-CAM: a pass per map
     compile_layers(cm.model, layers)
     if "guided_grad_cam" in methods:  # trace the guided pass now, not on the first visit of the method
         input_gradients(cm.model, cm.preprocess(cm.check_images(images)[:1]), 0, guided=True)

@@ -44,8 +44,8 @@ def test_grad_cam_plus_plus_formula(tiny_model, x8):
 
 @pytest.mark.parametrize("method", sorted(cam.METHODS))
 def test_zero_gradient_gives_zero_map_not_nan(tiny_model, x8, method):
-    if method == "cam":
-        maps = cam.cam(tiny_model, np.zeros_like(x8), 0, "conv_b")  # biases only: a constant map
+    if method in ("cam", "score_cam"):  # class indices only
+        maps = cam.METHODS[method](tiny_model, np.zeros_like(x8), 0, "conv_b")  # biases only: a constant map
     else:
         maps = cam.METHODS[method](tiny_model, x8, lambda logits: 0.0 * logits[:, 0], "conv_b")
     assert np.isfinite(maps).all() and maps.max() <= 1
@@ -131,3 +131,43 @@ def test_layers_compiled_together_give_each_layer_its_own_gradients(x8):
             np.testing.assert_allclose(mine, theirs, atol=1e-5)
     traced = [f for f in model_cache(twin, "cam").values() if hasattr(f, "experimental_get_tracing_count")]
     assert len(traced) == 1 and traced[0].experimental_get_tracing_count() == 1  # both layers, one trace
+
+
+def test_layer_cam_by_hand(tiny_model, x8):
+    """LayerCAM = ReLU(sum_k ReLU(dS/dA_k) A_k) at every position; on a GAP head the gradient is W[k, c] / (h w)
+    everywhere, so it weighs the maps by the positive classifier weights only."""
+    acts, grads = cam.layer_gradients(tiny_model, x8, 1, "conv_b")
+    want = np.maximum((np.maximum(grads, 0) * acts).sum(-1), 0)
+    np.testing.assert_allclose(cam.layer_cam(tiny_model, x8, 1, "conv_b", upsample=False, normalize=False), want,
+                               rtol=1e-5, atol=1e-7)
+    w = np.asarray(tiny_model.get_layer("logits").kernel)[:, 1]
+    np.testing.assert_allclose(want, np.maximum(acts @ np.maximum(w, 0) / 64, 0), rtol=1e-4, atol=1e-7)
+
+
+def test_score_cam_by_hand(tiny_model, x8):
+    """Score-CAM: weight of map k = softmax probability of the target on x * (A_k resized, scaled to [0, 1])."""
+    import tensorflow as tf
+
+    acts = cam.get_activations(tiny_model, x8, "conv_b")  # (4, 8, 8, 6): already the input's size
+    want = []
+    for i in range(len(x8)):
+        a = np.moveaxis(acts[i], -1, 0)
+        masks = (a - a.min((1, 2), keepdims=True)) / (np.ptp(a, (1, 2), keepdims=True) + 1e-7)
+        probs = tf.nn.softmax(tiny_model(x8[i] * masks[..., None])).numpy()[:, 2]
+        want.append(np.maximum(acts[i] @ probs, 0))
+    got = cam.score_cam(tiny_model, x8, 2, "conv_b", upsample=False, normalize=False, batch_size=4)
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-5, atol=1e-7)
+    faster = cam.score_cam(tiny_model, x8[:1], 2, "conv_b", max_channels=2, upsample=False, normalize=False)
+    top = np.argsort(-acts[0].std((0, 1)))[:2]
+    a = np.moveaxis(acts[0][..., np.sort(top)], -1, 0)
+    masks = (a - a.min((1, 2), keepdims=True)) / (np.ptp(a, (1, 2), keepdims=True) + 1e-7)
+    probs = tf.nn.softmax(tiny_model(x8[0] * masks[..., None])).numpy()[:, 2]
+    np.testing.assert_allclose(faster[0], np.maximum(acts[0][..., np.sort(top)] @ probs, 0), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("method", ["layer_cam", "score_cam"])
+@pytest.mark.parametrize("name", ["fashion_gap", "fashion_vgg"])
+def test_new_methods_point_at_the_item(name, method, scenes):
+    cm = load_model(name)
+    heat = cam.heatmap(cm.model, cm.preprocess(scenes.images), scenes.label, cm.last_conv_layer, method)
+    assert pointing_game(heat, scenes.masks[:, 0], tolerance=4).mean() > 0.6  # random maps: about 0.3
