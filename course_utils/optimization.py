@@ -359,14 +359,15 @@ def standard_transforms(size: int) -> list[Callable]:
 # ---- the loop -----------------------------------------------------------------------------------------------
 
 class Renderer:
-    """A compiled optimization loop for one (model, objective, parameterization, transforms).
+    """A compiled optimization loop for one (model, objective, parameterization, transforms), with
+    :func:`render`'s defaults (Fourier images, the standard transforms).
 
     :meth:`run` resets the image and the optimizer and runs ``steps`` gradient-ascent steps without
     retracing, so a widget can re-render many times: change the ``tf.Variable`` s an objective was
     built with (a channel index, a prior's weight) between runs. :func:`render` is the one-shot form.
     """
 
-    def __init__(self, cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = (),
+    def __init__(self, cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = None,
                  learning_rate: float = 0.05, n: int | None = None, seed: int = 0):
         cm = course_model(cm)
         import keras
@@ -474,15 +475,17 @@ class Renderer:
             self._traced = True
 
 
-def render(cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = (), steps: int = 256,
-           learning_rate: float = 0.05, n: int | None = None, seed: int = 0, progress: bool = True):
-    """Maximize ``objective`` over images made by ``param`` (default :class:`Fourier`) with Adam.
+def render(cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = None,
+           steps: int = 256, learning_rate: float = 0.05, n: int | None = None, seed: int = 0, progress: bool = True):
+    """Maximize ``objective`` over images made by ``param`` (default :class:`Fourier`, decorrelated colour) with
+    Adam, under the standard transforms by default: the recipe of notebook 02 unless switched off.
 
     Args:
         cm: a :class:`course_utils.models.CourseModel` or ``keras.Model`` (preprocessing applied inside the loop).
         param: images of the model's input size, or of any size for a model that takes any
             (``efficientnet_lite0``: ``Fourier(4, 128)`` renders 128 px images).
-        transforms: applied in order to the image batch every step (``None``: :func:`standard_transforms`).
+        transforms: applied in order to the image batch every step (default ``None``: :func:`standard_transforms`;
+            ``()``: none, as feature inversion and the naive ascent of notebook 02 use).
         steps: gradient steps (>= 1, capped by ``COURSE_MAX_STEPS``); ``learning_rate``: Adam's, in (0, 10].
         n: images optimized together (default 1; leave it out when passing ``param``, which fixes it).
     Returns: ``(images (n, H, W, 3) in [0, 1], history)`` where ``history`` is the objective per step ``(steps, n)``.

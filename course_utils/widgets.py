@@ -185,7 +185,8 @@ def saliency_explorer(cm: ModelLike, images: np.ndarray, methods: Sequence[str] 
 
 def feature_explorer(cm: ModelLike, layers: Sequence[str] | None = None, steps: int = 32):
     """Sliders for layer, channel and parameterization; each change renders the image that maximizes
-    the channel. One compiled :class:`~course_utils.optimization.Renderer` per (layer,
+    the channel, with the standard transforms (the library's default recipe). One compiled
+    :class:`~course_utils.optimization.Renderer` per (layer,
     parameterization) with the channel in a ``tf.Variable``, so moving the channel slider never
     retraces. Introduced in notebooks/02_optimize_image_wrt_neuron.ipynb."""
     import ipywidgets as W
@@ -260,7 +261,8 @@ def inversion_explorer(cm: ModelLike, image: np.ndarray, layers: Sequence[str] |
 
     def renderer(layer):
         objective = opt.feature_match(layer, get_activations(cm.model, x0, layer)) - opt.total_variation() * weight
-        r = opt.Renderer(cm, objective, opt.Pixels(1, cm.input_size[0], std=0.5))
+        # inversion matches one fixed image's activations: no transforms
+        r = opt.Renderer(cm, objective, opt.Pixels(1, cm.input_size[0], std=0.5), transforms=())
         r.run(1, progress=False)  # trace the step now, not on the first slider move
         return r
 

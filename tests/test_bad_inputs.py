@@ -396,6 +396,12 @@ BY_MODULE = [
            "'gradcam'", "vanilla"),
     raises("runner.default_jobs", "no memory per notebook", lambda e: f("runner.default_jobs")(0),
            "per_notebook_gb=0", "> 0"),
+    raises("metrics.mean_interval", "one value", lambda e: f("metrics.mean_interval")([0.5]), "(1,)", "N >= 2"),
+    raises("metrics.mean_interval", "a NaN", lambda e: f("metrics.mean_interval")([0.5, np.nan]), "NaN"),
+    raises("metrics.mean_interval", "level 1", lambda e: f("metrics.mean_interval")([0.5, 1.0], level=1.0),
+           "level=1", "< 1"),
+    raises("metrics.mean_interval", "no resamples", lambda e: f("metrics.mean_interval")([0.5, 1.0], resamples=0),
+           "resamples=0", ">= 1"),
     # ---- perturbation -----------------------------------------------------------------------------------------
     raises("perturbation.occlusion", "patch larger than the image",
            lambda e: f("perturbation.occlusion")(e.tiny, e.x, 0, patch=9), "patch=9", "<= 8"),

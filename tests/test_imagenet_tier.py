@@ -47,5 +47,5 @@ def test_render_on_imagenet_architecture(cm, x):
     layer = cm.feature_layers[1]
     alive = int(get_activations(cm.model, x[:1], layer)[0].mean((0, 1)).argmax())
     images, history = optimization.render(cm, optimization.channel(layer, alive), steps=3, learning_rate=0.1,
-                                          progress=False)  # no random transforms: a clean ascent
+                                          transforms=(), progress=False)  # no random transforms: a clean ascent
     assert images.shape == (1, 224, 224, 3) and history[-1, 0] > history[0, 0]

@@ -54,3 +54,17 @@ def test_psnr_and_ssim():
     assert (psnr(a, a) > 100).all() and np.allclose(ssim(a, a), 1)
     assert 15 < psnr(a, noisy).mean() < 25 and (ssim(a, noisy) < 0.95).all()
     assert (psnr(a, np.clip(a + 0.01, 0, 1)) > psnr(a, noisy)).all()
+
+
+def test_mean_interval_covers_the_mean_and_shrinks_with_more_items():
+    from course_utils.metrics import mean_interval
+
+    rng = np.random.default_rng(0)
+    few, many = rng.random(20) < 0.7, rng.random(2000) < 0.7
+    m, lo, hi = mean_interval(few)
+    assert lo <= m <= hi and m == few.mean()
+    m2, lo2, hi2 = mean_interval(many)
+    assert hi2 - lo2 < (hi - lo) / 5 and lo2 < 0.7 < hi2  # about 1/sqrt(100) as wide, around the true rate
+    assert np.isclose(hi2 - lo2, 2 * 1.96 * np.sqrt(0.21 / 2000), rtol=0.15)  # the normal approximation
+    assert mean_interval(few) == (m, lo, hi)  # seeded: the same on every run
+    assert mean_interval(np.ones(5)) == (1.0, 1.0, 1.0)

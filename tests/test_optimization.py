@@ -87,7 +87,7 @@ def test_renderer_reruns_from_scratch_and_follows_its_variables(cm):
     import tensorflow as tf
 
     c = tf.Variable(0)
-    renderer = O.Renderer(cm, O.channel("block2_conv1", c), O.Pixels(1, 64, std=0.5))
+    renderer = O.Renderer(cm, O.channel("block2_conv1", c), O.Pixels(1, 64, std=0.5), transforms=())
     first, h1 = renderer.run(5, progress=False)
     again, h2 = renderer.run(5, progress=False)
     np.testing.assert_allclose(again, first, atol=1e-5)  # reset: same start, same optimizer state
@@ -128,3 +128,13 @@ def test_a_variable_weight_changes_the_render_between_runs(cm):
     assert not np.allclose(r.run(3, progress=False)[1], low)
     with pytest.warns(UserWarning, match="objective \\* variable"):
         w * O.total_variation()
+
+
+def test_the_standard_transforms_are_on_by_default(cm):
+    """The default recipe jitters, scales and rotates every step: two runs draw different transforms, so they end
+    in different images; with transforms=() the ascent is the same each time."""
+    objective = O.channel("block2_conv1", 0)
+    default = O.Renderer(cm, objective, O.Pixels(1, 64, std=0.5))
+    assert not np.allclose(default.run(5, progress=False)[0], default.run(5, progress=False)[0], atol=1e-4)
+    plain = O.Renderer(cm, objective, O.Pixels(1, 64, std=0.5), transforms=())
+    np.testing.assert_allclose(plain.run(5, progress=False)[0], plain.run(5, progress=False)[0], atol=1e-5)
