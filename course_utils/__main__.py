@@ -1,5 +1,6 @@
-"""Command line: ``python -m course_utils download-weights NAME [NAME ...]`` (needs the network) and
-``python -m course_utils info`` (which models and data this machine has)."""
+"""Command line: ``python -m course_utils download-weights NAME [NAME ...]`` (needs the network),
+``python -m course_utils info`` (which models and data this machine has) and
+``python -m course_utils predict [PHOTO ...]`` (the real network's top 5 for sample photos, all by default)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     dl = sub.add_parser("download-weights", help="cache ImageNet weights and class names for offline use")
     dl.add_argument("names", nargs="+", choices=models.IMAGENET_MODELS)
     sub.add_parser("info", help="say which models and data are available here")
+    pr = sub.add_parser("predict", help="top-5 classes of efficientnet_lite0 for sample photos (default: all)")
+    pr.add_argument("photos", nargs="*", help="sample photo names (data/images), e.g. chelsea coffee")
+    pr.add_argument("--top", type=int, default=5)
     args = parser.parse_args(argv)
+    if args.command == "predict":
+        return _predict(args.photos, args.top)
     if args.command == "download-weights":
         if not models.network_available():
             print(f"The network does not answer ({base.NETWORK_HOST[0]}): connect and try again.", file=sys.stderr)
@@ -41,6 +47,29 @@ def main(argv: list[str] | None = None) -> int:
     for kind in models.AUTO:
         print(f"auto ({kind}): {'%s because %s' % models.choose_auto(kind)}")
     print(f"Fashion-MNIST train items: {len(load_fashion_mnist('train')[0])}")
+    return 0
+
+
+def _predict(photos: list[str], top: int) -> int:
+    """Print a markdown table of ``efficientnet_lite0``'s top ``top`` classes for sample photos."""
+    import numpy as np
+
+    from course_utils.images import load_sample, sample_names
+    from course_utils.models import load_model
+
+    if top < 1:
+        print(f"--top {top}: expected 1 or more", file=sys.stderr)
+        return 2
+    photos = photos or sample_names()
+    unknown = sorted(set(photos) - set(sample_names()))
+    if unknown:
+        print(f"unknown photos {unknown}: expected some of {sample_names()}", file=sys.stderr)
+        return 2
+    cm = load_model("efficientnet_lite0", verbose=False)
+    probs = cm.predict(np.stack([load_sample(name, cm.input_size[0]) for name in photos]))
+    print(f"| photo | top-{top} of {cm.name} (probability) |\n|---|---|")
+    for name, row in zip(photos, cm.decode(probs, top=top)):
+        print(f"| {name} | " + "; ".join(f"{c} {p:.2f}" for c, p in row) + " |")
     return 0
 
 
