@@ -76,6 +76,21 @@ def layer_vectors(cm: ModelLike, images: np.ndarray, layers: str | Sequence[str]
     return (vectors, arrays[-1]) if logits else vectors
 
 
+def channel_profiles(max_per_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Channels as points: ``(profiles (C', N), alive (C',))`` from each input's spatial maximum per channel
+    ``max_per_input`` ``(N, C)`` (:func:`course_utils.activations.channel_stats`). A channel's profile is its
+    maxima over the N inputs divided by their largest, so it says *which* inputs excite the channel, not how
+    strongly; channels that never fire (largest maximum 0: dead on these inputs) are left out, and ``alive``
+    holds the indices of the others. Lay the profiles out with :func:`project` (notebooks/07, section 6)."""
+    m = check_vectors(max_per_input, "max_per_input")
+    peak = m.max(axis=0)
+    alive = np.flatnonzero(peak > 0)
+    if len(alive) == 0:
+        raise ValueError(f"max_per_input of shape {m.shape}: no channel fires on any input (all maxima <= 0), "
+                         "so no channel has a profile; is the layer dead on these inputs?")
+    return (m[:, alive] / peak[alive]).T.astype(np.float32), alive
+
+
 # ---- layouts ---------------------------------------------------------------------------------------------
 
 def project(vectors: np.ndarray, method: str = "tsne", seed: int = 0, threads: int | None = 1,

@@ -402,6 +402,10 @@ BY_MODULE = [
            "level=1", "< 1"),
     raises("metrics.mean_interval", "no resamples", lambda e: f("metrics.mean_interval")([0.5, 1.0], resamples=0),
            "resamples=0", ">= 1"),
+    raises("embedding.channel_profiles", "every channel dead",
+           lambda e: f("embedding.channel_profiles")(np.zeros((4, 3))), "no channel fires", "dead"),
+    raises("embedding.channel_profiles", "one input's maxima without the batch axis",
+           lambda e: f("embedding.channel_profiles")(np.ones(3)), "(3,)", "(N, C)"),
     # ---- perturbation -----------------------------------------------------------------------------------------
     raises("perturbation.occlusion", "patch larger than the image",
            lambda e: f("perturbation.occlusion")(e.tiny, e.x, 0, patch=9), "patch=9", "<= 8"),

@@ -192,3 +192,11 @@ def test_embedding_explorer_controls_change_the_picture(cm, scenes):
         seen.add(bytes(box.figure.value))
     assert len(seen) == 6
     assert param_s.description == "perplexity" and not param_s.disabled
+
+
+def test_channel_profiles_scale_each_channel_and_leave_out_dead_ones():
+    m = np.array([[0.0, 2.0, 0.0, 1.0], [0.0, 4.0, 0.0, 3.0], [0.0, 1.0, 0.0, 6.0]], np.float32)  # (N=3, C=4)
+    profiles, alive = E.channel_profiles(m)
+    assert alive.tolist() == [1, 3]  # channels 0 and 2 never fire
+    np.testing.assert_allclose(profiles, [[0.5, 1.0, 0.25], [1 / 6, 0.5, 1.0]])
+    assert profiles.dtype == np.float32 and profiles.max(1).tolist() == [1.0, 1.0]
