@@ -434,7 +434,8 @@ def perturbation_speed(repeats: int = 1) -> list[dict]:
     from course_utils.models import load_model
 
     rows = []
-    for name, occlusion, masks, faster in (("fashion_vgg", (8, 4), 1000, None), ("efficientnet_lite0", (32, 16), 500, 128)):
+    settings = (("fashion_vgg", (8, 4), 1000, None), ("efficientnet_lite0", (32, 16), 500, 128))
+    for name, occlusion, masks, faster in settings:
         cm = load_model(name, verbose=False)
         x = cm.preprocess(cm.samples(1))
         t = int(cm.model(x).numpy().argmax())
@@ -653,7 +654,8 @@ def write_report(results: dict, path=None) -> str:
                   f"`{'python -m course_utils.runner --fast' if key == 'fast' else 'make course'}`: "
                   f"{len(runs)} notebooks, {total:.0f} s wall with {jobs} at a time "
                   f"({sum(r['seconds'] for r in runs):.0f} s summed), peak {peak:.0f} MB "
-                  f"(targets: <= {limit // 60} min in all: {'not judged, partial run' if partial else _ok(total <= limit)}; "
+                  f"(targets: <= {limit // 60} min in all: "
+                  f"{'not judged, partial run' if partial else _ok(total <= limit)}; "
                   f"<= {TARGETS['peak_mb'] / 1024:.1f} GB per notebook: {_ok(peak <= TARGETS['peak_mb'])})", "",
                   "| notebook | ok | wall (s) | peak (MB) |", "|---|---|---|---|"]
         lines += [f"| {r['notebook']} | {'yes' if r['ok'] else 'FAILED'} | {r['seconds']:.1f} | {r['peak_mb']:.0f} |"
@@ -740,8 +742,8 @@ uses `scipy.ndimage.zoom(order=1)`, whose default grid aligns the corner pixels,
 half a cell (4 input pixels at 64/8) towards the border. Selvaraju et al. only say "upsample bilinearly"; half-pixel
 centres keep each cell centred on the input region it summarizes, so ours is the one we keep."""
 
-SCORECAM_NOTE = """**Score-CAM: the masks.** Both follow Wang et al. 2020 (arXiv:1910.01279): a map's weight is the softmax
-probability of the class on the input times that map, resized to the input and scaled to [0, 1]; the CAM is
+SCORECAM_NOTE = """**Score-CAM: the masks.** Both follow Wang et al. 2020 (arXiv:1910.01279): a map's weight is the
+softmax probability of the class on the input times that map, resized to the input and scaled to [0, 1]; the CAM is
 `ReLU(sum_k w_k A_k)`. They resize differently, as for Grad-CAM above: ours with `tf.image.resize` (bilinear,
 half-pixel centres), tf-keras-vis with `scipy.ndimage.zoom(order=1)`, whose grid shifts each cell by up to half a
 cell. A mask that covers the item's edge in one and misses it in the other changes that map's probability, so the

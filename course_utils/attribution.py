@@ -51,7 +51,8 @@ def _compiled_gradient(model, guided: bool = False):
     key = "guided" if guided else "fn"
     if key not in cache:
         spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
-        fn = tf.function(lambda xb, tb: _gradient(model, xb, tb), input_signature=[spec, tf.TensorSpec((None,), tf.int64)])
+        fn = tf.function(lambda xb, tb: _gradient(model, xb, tb),
+                         input_signature=[spec, tf.TensorSpec((None,), tf.int64)])
         if guided:
             with guided_relus(model):
                 fn.get_concrete_function()

@@ -43,8 +43,8 @@ def perturbed_logits(model, count: int, make: Callable[[int, int], np.ndarray], 
 
     model = keras_model(model)
     fn = _compiled_logits(model)
-    return np.concatenate([fn(check_x(model, make(start, min(count, start + batch_size)))).numpy()
-                           for start in tqdm(range(0, count, batch_size), desc=desc, disable=not progress, leave=False)])
+    starts = tqdm(range(0, count, batch_size), desc=desc, disable=not progress, leave=False)
+    return np.concatenate([fn(check_x(model, make(start, min(count, start + batch_size)))).numpy() for start in starts])
 
 
 def _setup(model, x, target, batch_size):

@@ -178,9 +178,12 @@ def saliency_explorer(cm: ModelLike, images: np.ndarray, methods: Sequence[str] 
     if "guided_backprop" in methods:  # trace the guided pass now, not on the first visit of the method
         input_gradients(cm.model, cm.preprocess(cm.check_images(images)[:1]), 0, guided=True)
     method_d = W.Dropdown(options=methods, value=methods[0], description="method")
-    return _heatmap_explorer(cm, images, {"method": method_d},
-                             lambda x, c: ((label, m[0]) for label, m in saliency_stages(cm.model, x, c, method_d.value)),
-                             "gray", titles)
+
+    def stages(x, c):
+        for label, maps in saliency_stages(cm.model, x, c, method_d.value):
+            yield label, maps[0]
+
+    return _heatmap_explorer(cm, images, {"method": method_d}, stages, "gray", titles)
 
 
 def feature_explorer(cm: ModelLike, layers: Sequence[str] | None = None, steps: int = 32):

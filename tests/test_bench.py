@@ -66,7 +66,8 @@ def test_course_cost_reads_the_runner_summaries(tmp_path):
     cost = bench.course_cost(tmp_path)
     assert cost["default"] == runs and cost["fast"] is None and cost["default_when"].startswith("20")
     assert cost["default_wall"] == (3.0, 1)
-    (tmp_path / "build" / "course" / "summary.json").write_text(json.dumps({"wall_s": 2.0, "jobs": 2, "notebooks": runs}))
+    summary = {"wall_s": 2.0, "jobs": 2, "notebooks": runs}
+    (tmp_path / "build" / "course" / "summary.json").write_text(json.dumps(summary))
     cost = bench.course_cost(tmp_path)
     assert cost["default"] == runs and cost["default_wall"] == (2.0, 2)
     text = bench.write_report({"course": cost})

@@ -44,11 +44,11 @@ def test_guided_backprop_restores_relus_when_the_gradient_fails(tiny_model, nest
     plain = {m.name: _relu_state(m) for m in (tiny_model, nested_mobilenet)}
     seen = []
 
-    def failing_gradients(model, x, target, **kwargs):
+    def failing_gradients(model, x, target):
         seen.append(_relu_state(model) != plain[model.name])  # the swap is in place while the gradient runs
         raise error("fails halfway")
 
-    monkeypatch.setattr(attribution, "input_gradients", failing_gradients)
+    monkeypatch.setattr(attribution, "_gradient", failing_gradients)  # the eager pass inside the swap
     for model, shape in ((tiny_model, (1, 8, 8, 3)), (nested_mobilenet, (1, 224, 224, 3))):
         with pytest.raises(error):
             attribution.guided_backprop(model, np.zeros(shape, np.float32), 0)
@@ -71,7 +71,7 @@ def test_guided_backprop_restores_relus_after_a_bad_input(tiny_model):
 
 
 def test_guided_grad_cam_restores_relus_when_it_fails(tiny_model, monkeypatch):
-    from course_utils import cam
+    from course_utils import attribution, cam
 
     plain, seen = _relu_state(tiny_model), []
 
@@ -79,7 +79,7 @@ def test_guided_grad_cam_restores_relus_when_it_fails(tiny_model, monkeypatch):
         seen.append(_relu_state(model) != plain)
         raise RuntimeError("fails halfway")
 
-    monkeypatch.setattr(cam, "input_gradients", failing)
+    monkeypatch.setattr(attribution, "_gradient", failing)  # the eager guided pass, inside the swap
     with pytest.raises(RuntimeError):
         cam.guided_grad_cam(tiny_model, np.zeros((1, 8, 8, 3), np.float32), 0, "conv_b")
     assert seen == [True] and _relu_state(tiny_model) == plain
