@@ -267,6 +267,7 @@ def _scorecam_tkv_masks(model, x, target, layer) -> "np.ndarray":
     mode="nearest")``, instead of ``tf.image.resize``."""
     import numpy as np
     from scipy.ndimage import zoom
+    from scipy.special import softmax
 
     from course_utils.activations import get_activations
 
@@ -277,8 +278,7 @@ def _scorecam_tkv_masks(model, x, target, layer) -> "np.ndarray":
         m = zoom(a, (x.shape[1] / a.shape[0], x.shape[2] / a.shape[1], 1), order=1, mode="nearest")
         m = (m - m.min((0, 1))) / (m.max((0, 1)) - m.min((0, 1)) + 1e-7)
         logits = model.predict(x[i] * np.moveaxis(m, -1, 0)[..., None], verbose=0)
-        p = np.exp(logits - logits.max(-1, keepdims=True))
-        maps.append(np.maximum(a @ (p[:, target[i]] / p.sum(-1)), 0))
+        maps.append(np.maximum(a @ softmax(logits, axis=-1)[:, target[i]], 0))
     return np.stack(maps)
 
 

@@ -174,6 +174,8 @@ def score_cam(model: ModelLike, x, target: Target, layer: str, max_channels: int
     masked input; the map is ``ReLU(sum_k w_k A_k)``. ``max_channels``: only the maps with the largest spatial
     standard deviation (Faster Score-CAM). One forward pass per map and image, ``batch_size`` at a time
     (default: 128 scenes of 64 px, 10 photos of 224 px); EfficientNet-Lite0's ``top_conv`` has 1,280 maps."""
+    from scipy.special import softmax
+
     from course_utils.perturbation import perturbed_logits
 
     model = keras_model(model)
@@ -198,8 +200,7 @@ def score_cam(model: ModelLike, x, target: Target, layer: str, max_channels: int
             return x[i] * ((m - lo) / (hi - lo + 1e-7))[..., None]
 
         logits = perturbed_logits(model, len(keep), masked, batch_size, progress, f"Score-CAM {i + 1}/{len(x)}")
-        logits = logits - logits.max(-1, keepdims=True)
-        weights = np.exp(logits[:, t[i]]) / np.exp(logits).sum(-1)
+        weights = softmax(logits, axis=-1)[:, t[i]]
         maps[i] = np.maximum(a[..., keep] @ weights, 0)
     return _finish(maps, tuple(x.shape[1:3]) if upsample else None, normalize)
 

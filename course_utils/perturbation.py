@@ -130,6 +130,7 @@ def rise(model: ModelLike, x, target: Target, masks: int = 1000, cells: int = 8,
     :func:`rise_masks` (the same masks for every image), scaled to [0, 1]. The paper used 4,000-8,000 masks of
     a 7x7 grid for 224 px ImageNet inputs; fewer give a noisier map (its error falls as ``1 / sqrt(masks)``).
     Masks are made and run ``batch_size`` at a time (default as :func:`occlusion`)."""
+    from scipy.special import softmax
     from tqdm.auto import tqdm
 
     model, x, target, batch_size = _setup(model, x, target, batch_size)
@@ -141,8 +142,7 @@ def rise(model: ModelLike, x, target: Target, masks: int = 1000, cells: int = 8,
         m = _upsample(grid[start:stop], dy[start:stop], dx[start:stop], cell, x.shape[1:3])  # made once per batch
         for i in range(len(x)):
             logits = fn(x[i] * m[..., None]).numpy()
-            logits = logits - logits.max(-1, keepdims=True)
-            maps[i] += np.tensordot(np.exp(logits[:, target[i]]) / np.exp(logits).sum(-1), m, 1)
+            maps[i] += np.tensordot(softmax(logits, axis=-1)[:, target[i]], m, 1)
     return normalize_maps(maps / (masks * keep))
 
 
