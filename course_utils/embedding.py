@@ -42,9 +42,14 @@ _MAX_LAYOUTS = 64
 
 # ---- vectors ---------------------------------------------------------------------------------------------
 
+AT = ("mean", "peak")
+
+
 def layer_vectors(cm: ModelLike, images: np.ndarray, layers: str | Sequence[str], batch_size: int | None = None,
-                  logits: bool = False):
-    """One activation vector per image: ``layer``'s activations averaged over positions.
+                  logits: bool = False, at: str = "mean"):
+    """One activation vector per image: ``layer``'s activations averaged over positions (``at="mean"``),
+    or taken at the single position where the vector is longest (``at="peak"``: where the layer
+    answers most, on the item of a scene; Carter et al. 2019 take single positions too).
 
     Args:
         cm: a :class:`~course_utils.models.CourseModel`; ``images`` ``(N, H, W, 3)`` displayable, in [0, 1].
@@ -58,6 +63,8 @@ def layer_vectors(cm: ModelLike, images: np.ndarray, layers: str | Sequence[str]
     layer of 2,000 images is never held whole.
     """
     cm = course_model(cm)
+    if at not in AT:
+        raise ValueError(f"at={at!r}: expected one of {AT}")
     single = isinstance(layers, str)
     names = [layers] if single else list(layers)
     if not names:
@@ -70,7 +77,10 @@ def layer_vectors(cm: ModelLike, images: np.ndarray, layers: str | Sequence[str]
         outs = sub(x[i:i + batch_size], training=False)
         for k, a in enumerate(list(outs[:len(names)]) + [outs[-1]]):
             a = np.asarray(a, np.float32)
-            parts[k].append(a.reshape(len(a), -1, a.shape[-1]).mean(axis=1) if a.ndim > 2 else a)
+            if a.ndim > 2 and k < len(names):
+                a = a.reshape(len(a), -1, a.shape[-1])
+                a = a.mean(axis=1) if at == "mean" else a[np.arange(len(a)), (a ** 2).sum(-1).argmax(1)]
+            parts[k].append(a)
     arrays = [np.concatenate(p) for p in parts]
     vectors = arrays[0] if single else dict(zip(names, arrays[:-1]))
     return (vectors, arrays[-1]) if logits else vectors
@@ -250,15 +260,26 @@ class Grid:
         return x0 + col * w, x0 + (col + 1) * w, y1 - (row + 1) * h, y1 - row * h
 
 
-def grid_cells(xy: np.ndarray, vectors: np.ndarray | None = None, grid: int = 10, min_count: int = 3) -> Grid:
-    """Bin the layout ``xy`` ``(N, 2)`` into a ``grid`` x ``grid`` grid over its bounding box and average
-    ``vectors`` ``(N, C)`` per cell; cells with fewer than ``min_count`` points stay empty (Carter et al.
-    drop them: an average of one or two images is a single image, not a region of the space).
-    A layout without extent along an axis (one point, identical points) is one cell wide along it."""
+def grid_cells(xy: np.ndarray, vectors: np.ndarray | None = None, grid: int = 10, min_count: int = 3,
+               extent: tuple[float, float, float, float] | None = None) -> Grid:
+    """Bin the layout ``xy`` ``(N, 2)`` into a ``grid`` x ``grid`` grid over its bounding box (or over
+    ``extent`` ``(x0, x1, y0, y1)``, e.g. another grid's, with points outside it put in the nearest edge
+    cell) and average ``vectors`` ``(N, C)`` per cell; cells with fewer than ``min_count`` points stay
+    empty (Carter et al. drop them: an average of one or two images is a single image, not a region of
+    the space). A layout without extent along an axis (one point, identical points) is one cell wide
+    along it."""
     xy = check_vectors(xy, "xy", width=2)
     grid = check_number("grid", grid, 1, 100, integer=True)
     min_count = check_number("min_count", min_count, 1, integer=True)
-    lo, hi = xy.min(0), xy.max(0)
+    if extent is None:
+        lo, hi = xy.min(0), xy.max(0)
+    else:
+        if np.ndim(extent) != 1 or len(extent) != 4:
+            raise ValueError(f"extent={extent!r}: expected (x0, x1, y0, y1)")
+        x0, x1, y0, y1 = (check_number(f"extent[{k}]", e) for k, e in enumerate(extent))
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError(f"extent={tuple(extent)!r}: expected (x0, x1, y0, y1) with x1 > x0 and y1 > y0")
+        lo, hi = np.array([x0, y0]), np.array([x1, y1])
     span = np.where(hi > lo, hi - lo, 1.0)
     col = np.clip(((xy[:, 0] - lo[0]) / span[0] * grid).astype(int), 0, grid - 1)
     row = grid - 1 - np.clip(((xy[:, 1] - lo[1]) / span[1] * grid).astype(int), 0, grid - 1)
@@ -278,16 +299,66 @@ def grid_cells(xy: np.ndarray, vectors: np.ndarray | None = None, grid: int = 10
     return Grid(grid, min_count, cell, counts, filled, means, extent)
 
 
+def cell_majority(cells: Grid, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's dominant label and its share: ``(label (grid, grid) int, share (grid, grid) float)``
+    from ``labels`` ``(N,)`` whole numbers >= 0, one per point; ``-1`` and ``0.0`` where a cell is not
+    filled. The label a learner reads under an atlas icon, and how much of the cell it speaks for."""
+    labels = np.asarray(labels)
+    if labels.shape != cells.cell.shape or not np.issubdtype(labels.dtype, np.integer) or (labels < 0).any():
+        raise ValueError(f"labels of shape {labels.shape}, dtype {labels.dtype}: expected {cells.cell.shape} "
+                         "whole numbers >= 0, one per point of the layout")
+    table = np.zeros((cells.grid * cells.grid, int(labels.max()) + 1), np.int64)
+    np.add.at(table, (cells.cell, labels), 1)
+    label = np.where(cells.filled.ravel(), table.argmax(1), -1).reshape(cells.grid, cells.grid)
+    share = np.where(cells.filled.ravel(), table.max(1) / np.maximum(table.sum(1), 1), 0.0)
+    return label, share.reshape(cells.grid, cells.grid)
+
+
+def majority_captions(cells: Grid, labels: np.ndarray, class_names: Sequence[str]) -> np.ndarray:
+    """``(grid, grid)`` strings "class share" (e.g. ``"Sneaker 83%"``) of each filled cell, ``""`` elsewhere,
+    from :func:`cell_majority`: the captions of :func:`course_utils.plotting.plot_atlas`."""
+    label, share = cell_majority(cells, labels)
+    if label.max() >= len(class_names):
+        raise ValueError(f"labels reach {label.max()} but there are {len(class_names)} class names")
+    return np.array([[f"{class_names[k]} {s:.0%}" if k >= 0 else "" for k, s in zip(*row)]
+                     for row in zip(label, share)], dtype=object)
+
+
+def align(reference: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, float]:
+    """Procrustes: rotate, reflect, shift and scale layout ``xy`` ``(N, 2)`` onto ``reference`` ``(N, 2)``
+    (the same N points, e.g. one set of images through two models; Gower 1975). t-SNE and UMAP fix a
+    layout only up to these moves, so two layouts are compared after them. Returns ``(aligned (N, 2),
+    rho)``: ``aligned`` has the reference's centre and spread, rotated to match it as well as any
+    rotation or reflection can; ``rho`` in [0, 1] is the Procrustes correlation (1: the same layout up to
+    those moves; near 0: unrelated), and ``rho ** 2`` the share of the reference's spread that the
+    best-scaled aligned layout reproduces."""
+    from scipy.linalg import orthogonal_procrustes
+
+    ref, xy = check_vectors(reference, "reference", width=2), check_vectors(xy, "xy", width=2)
+    if len(ref) != len(xy) or len(ref) < 3:
+        raise ValueError(f"reference has {len(ref)} points and xy {len(xy)}: expected the same points, 3 or more")
+    a, b = ref.astype(np.float64) - ref.mean(0), xy.astype(np.float64) - xy.mean(0)
+    norm_a, norm_b = np.sqrt((a ** 2).sum()), np.sqrt((b ** 2).sum())
+    if norm_a == 0 or norm_b == 0:
+        raise ValueError("a layout with all its points in one place: nothing to align")
+    rotation, singular_sum = orthogonal_procrustes(b, a)
+    aligned = b @ rotation * (norm_a / norm_b) + ref.mean(0)
+    return aligned.astype(np.float32), float(np.clip(singular_sum / (norm_a * norm_b), 0.0, 1.0))
+
+
 # ---- the atlas -------------------------------------------------------------------------------------------
 
-def directions(layer: str, vectors, cossim_pow: float = 0.0):
+def directions(layer: str, vectors, cossim_pow: float = 0.0, centre: bool = False):
     """Objective: image ``i`` of the batch maximizes the direction ``vectors[i]`` ``(n, C)`` at ``layer``
     (a ``tf.Variable`` can be changed between runs of one :class:`~course_utils.optimization.Renderer`).
 
     With ``cossim_pow = 0`` this is :func:`course_utils.optimization.direction` per image: the mean over
-    positions of ``a . v / |v|``. With ``cossim_pow > 0`` it is multiplied by ``max(cos(mean a, v), 0.1)
-    ** cossim_pow`` (as Lucid's ``direction(layer, vec, cossim_pow)``), which asks the image to point
-    *along* ``v`` rather than just far, so neighbouring cells do not all render the same strongest channel.
+    positions of ``a . v / |v|``; with ``centre`` it is ``a . v / |v|`` at the layer's centre position only
+    (Lucid's ``direction_neuron``, which Activation Atlas renders): one object in the middle of the icon
+    instead of the same pattern repeated over every position. With ``cossim_pow > 0`` it is multiplied
+    by ``max(cos(a, v), 0.1) ** cossim_pow`` (``a`` the mean or centre vector, as Lucid's
+    ``cossim_pow``), which asks the image to point *along* ``v`` rather than just far, so neighbouring
+    cells do not all render the same strongest channel.
     """
     import tensorflow as tf
 
@@ -301,7 +372,12 @@ def directions(layer: str, vectors, cossim_pow: float = 0.0):
         if tuple(vectors.shape) != want:
             raise ValueError(f"vectors of shape {tuple(vectors.shape)}: expected {want}, one direction per image "
                              f"of the batch with one value per channel of {layer}")
-        mean = tf.reduce_mean(t, axis=(1, 2)) if len(t.shape) == 4 else t
+        if len(t.shape) != 4:
+            mean = t
+        elif centre:
+            mean = t[:, t.shape[1] // 2, t.shape[2] // 2]
+        else:
+            mean = tf.reduce_mean(t, axis=(1, 2))
         unit = tf.math.l2_normalize(tf.convert_to_tensor(vectors, tf.float32), axis=-1)
         dot = tf.reduce_sum(mean * unit, axis=-1)
         if cossim_pow:
@@ -309,7 +385,7 @@ def directions(layer: str, vectors, cossim_pow: float = 0.0):
             dot = dot * tf.maximum(cos, 0.1) ** cossim_pow
         return dot
 
-    return opt.Objective(fn, (layer,), f"directions({layer})")
+    return opt.Objective(fn, (layer,), f"directions({layer}{', centre' if centre else ''})")
 
 
 @dataclass
@@ -327,27 +403,27 @@ class Atlas:
         return tile(self.icons.reshape(g * g, *self.icons.shape[2:]), g, pad=pad)
 
 
-def _renderer(cm, layer: str, n: int, cossim_pow: float, learning_rate: float, seed: int):
+def _renderer(cm, layer: str, n: int, cossim_pow: float, learning_rate: float, seed: int, centre: bool):
     """A compiled Renderer for ``n`` directions at ``layer`` and its directions Variable, cached per model.
     A cached one for up to ``2 n`` directions is reused (padding costs less than a new trace)."""
     import tensorflow as tf
 
     per_model = model_cache(cm.model, "atlas_renderers")
-    settings = (layer, float(cossim_pow), float(learning_rate), seed)
+    settings = (layer, float(cossim_pow), float(learning_rate), seed, bool(centre))
     sizes = sorted(k[1] for k in per_model if (k[0], *k[2:]) == settings and n <= k[1] <= 2 * n)
     key = (layer, sizes[0] if sizes else n, *settings[1:])
     if key not in per_model:
         width = int(layer_vectors(cm, np.full((1, *cm.input_size, 3), 0.5, np.float32), layer).shape[-1])
         v = tf.Variable(np.ones((n, width), np.float32))
         param = opt.Fourier(n, cm.input_size[0], seed=seed)
-        per_model[key] = (opt.Renderer(cm, directions(layer, v, cossim_pow), param, transforms=None,
+        per_model[key] = (opt.Renderer(cm, directions(layer, v, cossim_pow, centre), param, transforms=None,
                                        learning_rate=learning_rate, seed=seed), v)
     return per_model[key]
 
 
 def render_directions(cm: ModelLike, layer: str, vectors: np.ndarray, steps: int = 64, batch: int = 64,
                       cossim_pow: float = 2.0, learning_rate: float = 0.1, seed: int = 0,
-                      progress: bool = True) -> np.ndarray:
+                      progress: bool = True, centre: bool = False) -> np.ndarray:
     """Feature visualizations ``(n, H, W, 3)`` in [0, 1] of the directions ``vectors`` ``(n, C)`` at ``layer``.
 
     Fourier images, standard transforms, ``steps`` Adam steps (capped by ``COURSE_MAX_STEPS``) of the
@@ -366,7 +442,7 @@ def render_directions(cm: ModelLike, layer: str, vectors: np.ndarray, steps: int
     cossim_pow = check_number("cossim_pow", cossim_pow, 0)
     learning_rate = check_number("learning_rate", learning_rate, 0, low_open=True)
     seed = check_number("seed", seed, 0, integer=True)
-    renderer, variable = _renderer(cm, layer, min(batch, len(v)), cossim_pow, learning_rate, seed)
+    renderer, variable = _renderer(cm, layer, min(batch, len(v)), cossim_pow, learning_rate, seed, centre)
     n = int(variable.shape[0])
     if variable.shape[-1] != v.shape[1]:
         raise ValueError(f"vectors have {v.shape[1]} channels but {layer} has {variable.shape[-1]}: "
@@ -380,15 +456,18 @@ def render_directions(cm: ModelLike, layer: str, vectors: np.ndarray, steps: int
 
 
 def atlas(cm: ModelLike, layer: str, vectors: np.ndarray, xy: np.ndarray, grid: int = 10, min_count: int = 3,
-          steps: int = 64, batch: int = 64, seed: int = 0, progress: bool = True, **render) -> Atlas:
+          steps: int = 64, batch: int = 64, seed: int = 0, progress: bool = True,
+          extent: tuple[float, float, float, float] | None = None, **render) -> Atlas:
     """Render an activation atlas of ``layer`` from a layout ``xy`` ``(N, 2)`` of ``vectors`` ``(N, C)``
-    (from :func:`layer_vectors` and :func:`project`): :func:`grid_cells`, then for every filled cell
-    the feature visualization of its mean vector (:func:`render_directions`; ``render`` passes
-    ``cossim_pow`` and ``learning_rate``). Empty cells stay white, and so do cells whose mean vector is
-    all zero (images on which the layer is dead: no direction to render).
+    (from :func:`layer_vectors` and :func:`project`): :func:`grid_cells` (over ``extent``, default the
+    layout's bounding box), then for every filled cell the feature visualization of its mean vector
+    (:func:`render_directions`; ``render`` passes ``centre``, ``cossim_pow`` and ``learning_rate``).
+    Activation Atlas proper is ``layer_vectors(..., at="peak")`` and ``centre=True``: vectors and icons
+    of single positions. Empty cells stay white, and so do cells whose mean vector is all zero (images
+    on which the layer is dead: no direction to render).
     """
     cm = course_model(cm)
-    cells = grid_cells(xy, vectors, grid, min_count)
+    cells = grid_cells(xy, vectors, grid, min_count, extent)
     grid, size = cells.grid, cm.input_size[0]
     icons = np.ones((grid * grid, size, size, 3), np.float32)
     todo = np.flatnonzero(cells.filled.ravel() & cells.means.reshape(grid * grid, -1).any(axis=1))

@@ -1,6 +1,8 @@
 """Is an explanation right? Scores that compare heatmaps with ground truth or with each other.
 
 - :func:`pointing_game`  Zhang et al. 2016 (arXiv:1608.00507): does the map's maximum fall on the object?
+- :func:`energy_on_mask` the energy-based pointing game (Wang et al. 2020, arXiv:1910.01279): how much of
+  the map's mass lies on the object?
 - :func:`rank_correlation` Spearman correlation of two maps (Adebayo et al. 2018, arXiv:1810.03292)
 - :func:`cascading_randomization` the model-randomization sanity check of Adebayo et al. 2018
 - :func:`perturbation_curves`, :func:`auc` deletion and insertion (Petsiuk et al. 2018, arXiv:1806.07421):
@@ -40,6 +42,22 @@ def pointing_game(heatmaps: np.ndarray, masks: np.ndarray, tolerance: int = 0) -
         window = masks[i, max(0, y - tolerance): y + tolerance + 1, max(0, x - tolerance): x + tolerance + 1]
         hits[i] = window.any()
     return hits & (np.ptp(heatmaps.reshape(len(heatmaps), -1), axis=1) > 0)
+
+
+def energy_on_mask(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """``(N,)`` share in [0, 1] of each heatmap's positive mass ``(N, h, w)`` (resized to the masks'
+    ``(N, H, W)`` size, negative values set to 0) that lies on its mask: Wang et al.'s energy-based
+    pointing game. A map with no positive mass prefers no place, so it gets the share a flat map would,
+    the mask's area fraction (its random baseline), never NaN."""
+    heatmaps, masks = np.asarray(heatmaps, np.float32), np.asarray(masks, bool)
+    if heatmaps.ndim != 3 or masks.ndim != 3 or len(heatmaps) != len(masks) or 0 in heatmaps.shape[1:]:
+        raise ValueError(f"heatmaps {heatmaps.shape} and masks {masks.shape}: expected (N, h, w) and (N, H, W)")
+    check_finite(heatmaps, "heatmaps", "maps")
+    maps = np.maximum(resize_maps(heatmaps, masks.shape[1:]), 0).astype(np.float64)
+    total = maps.sum(axis=(1, 2))
+    on = (maps * masks).sum(axis=(1, 2))
+    area = masks.mean(axis=(1, 2))
+    return np.where(total > 0, on / np.where(total > 0, total, 1), area)
 
 
 def random_pointing_baseline(masks: np.ndarray) -> float:

@@ -181,18 +181,29 @@ def plot_layout(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[str] |
     return ax.figure
 
 
-def plot_atlas(result: "Atlas", ax=None, title: str | None = None, counts: bool = False, size: float = 5.0):
-    """The atlas icons as one mosaic (empty cells white); with ``counts``, each cell's number of images."""
+def plot_atlas(result: "Atlas", ax=None, title: str | None = None, counts: bool = False, size: float = 5.0,
+               captions: np.ndarray | None = None, fontsize: float = 8):
+    """The atlas icons as one mosaic (empty cells white). With ``counts``, each cell's number of images;
+    ``captions`` ``(grid, grid)`` strings go under the icons (e.g. each cell's dominant class and its
+    share, :func:`course_utils.embedding.majority_captions`)."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(size, size))[1]
     ax.imshow(result.mosaic(), interpolation="nearest")
     ax.set_axis_off()
+    step = result.icons.shape[2] + 1
+    box = dict(boxstyle="square,pad=0.1", fc="k", ec="none", alpha=0.6)
     if counts:
-        step = result.icons.shape[2] + 1
         for r, c in zip(*np.nonzero(result.cells.filled)):
-            ax.text(c * step + 1, r * step + 1, str(result.cells.counts[r, c]), fontsize=5, color="w", va="top",
-                    bbox=dict(boxstyle="square,pad=0.1", fc="k", ec="none", alpha=0.6))
+            ax.text(c * step + 1, r * step + 1, str(result.cells.counts[r, c]), fontsize=fontsize, color="w",
+                    va="top", bbox=box)
+    if captions is not None:
+        if np.shape(captions) != result.cells.counts.shape:
+            raise ValueError(f"captions of shape {np.shape(captions)}: expected {result.cells.counts.shape}, "
+                             "one per cell")
+        for r, c in zip(*np.nonzero(np.asarray(captions, str) != "")):
+            ax.text(c * step + 1, (r + 1) * step - 2, captions[r][c], fontsize=fontsize, color="w", va="bottom",
+                    bbox=box)
     ax.set_title(title or f"{result.layer}: {result.cells.n_filled} of {result.cells.grid ** 2} cells "
-                          f"(at least {result.cells.min_count} images each)", fontsize=9)
+                          f"(at least {result.cells.min_count} images each)", fontsize=fontsize + 2)
     return ax.figure

@@ -753,6 +753,31 @@ BY_MODULE = [
     raises("embedding.atlas", "vectors of the wrong width", lambda e: f("embedding.atlas")(
         e.vgg, "block1_conv2", np.ones((20, 5)), np.random.default_rng(0).uniform(size=(20, 2)), grid=2, min_count=1,
         steps=1), "5", "12"),
+    raises("embedding.layer_vectors", "unknown position rule",
+           lambda e: f("embedding.layer_vectors")(e.vgg, e.images, "block1_conv2", at="centre"), "at='centre'", "peak"),
+    raises("embedding.grid_cells", "an extent of zero width",
+           lambda e: f("embedding.grid_cells")(np.zeros((5, 2)), extent=(1, 1, 0, 1)), "(1, 1, 0, 1)", "x1 > x0"),
+    raises("embedding.cell_majority", "fractional labels",
+           lambda e: f("embedding.cell_majority")(_grid(), np.full(20, 0.5)), "float64", "whole numbers"),
+    raises("embedding.majority_captions", "too few class names",
+           lambda e: f("embedding.majority_captions")(_grid(), np.arange(20) % 3, ["a"]), "reach 2", "1 class names"),
+    raises("embedding.align", "different points", lambda e: f("embedding.align")(np.zeros((5, 2)), np.zeros((4, 2))),
+           "5 points", "xy 4"),
+    raises("embedding.align", "a 3-D layout", lambda e: f("embedding.align")(np.zeros((5, 3)), np.zeros((5, 3))),
+           "(5, 3)", "(N, 2)"),
+    raises("embedding.align", "NaN", lambda e: f("embedding.align")(_nan((5, 2)), np.ones((5, 2))), "NaN", "finite"),
+    raises("embedding.align", "identical points (nothing to rotate)",
+           lambda e: f("embedding.align")(np.random.default_rng(0).normal(size=(5, 2)), np.ones((5, 2))),
+           "one place", "nothing to align"),
+    raises("plotting.plot_atlas", "captions of the wrong shape", lambda e: f("plotting.plot_atlas")(
+        f("embedding.Atlas")("x", _grid(), np.ones((2, 2, 4, 4, 3))), captions=np.array([["a"]])), "(1, 1)", "(2, 2)"),
+    raises("metrics.energy_on_mask", "NaN map", lambda e: f("metrics.energy_on_mask")(
+        _nan((2, 4, 4)), np.ones((2, 4, 4), bool)), "NaN", "finite"),
+    raises("metrics.energy_on_mask", "one map for two masks", lambda e: f("metrics.energy_on_mask")(
+        np.ones((1, 4, 4)), np.ones((2, 4, 4), bool)), "(1, 4, 4)", "(N, h, w)"),
+    raises("train.fold_batch_norm", "a model trained without batch norm has no *_bn layers to fold: architectures differ",
+           lambda e: f("train.fold_batch_norm")(f("train.build_fashion_vgg")(), f("train.build_fashion_gap")()),
+           "class_conv", "batch_norm=True"),
 ]
 
 #: Degenerate data (#11) for every embedding and metric function: identical, all-zero, tiny or huge vectors,
@@ -1305,7 +1330,6 @@ NO_BAD_INPUT = {
     "embedding.Grid": "a record built by grid_cells (which has rows)",
     "embedding.Atlas": "a record built by atlas (which has a row)",
     "embedding.Atlas.mosaic": "any padding is valid",
-    "plotting.plot_atlas": "takes an Atlas built by atlas",
     "train.build_fashion_vgg": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",
     "train.build_fashion_gap": "maintainer builders: num_classes is fixed by the data",
     "train.build_fashion_watermark": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",

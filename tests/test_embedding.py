@@ -59,6 +59,17 @@ def test_layer_vectors_are_spatial_means_and_one_pass_serves_many_layers(cm, sce
     assert E.layer_vectors(cm, scenes.images[:3], "fc1").shape == (3, 256)  # a dense layer is used as it is
 
 
+def test_layer_vectors_at_peak_take_each_images_longest_position_vector(cm, scenes):
+    acts = get_activations(cm.model, cm.preprocess(scenes.images[:5]), "block3_conv2").reshape(5, -1, 48)
+    longest = acts[np.arange(5), (acts ** 2).sum(-1).argmax(1)]
+    peak, logits = E.layer_vectors(cm, scenes.images[:5], "block3_conv2", batch_size=2, logits=True, at="peak")
+    np.testing.assert_allclose(peak, longest, rtol=1e-5, atol=1e-6)
+    assert logits.shape == (5, 10)  # the logits stay logits, never "peaked"
+    assert not np.allclose(peak, acts.mean(1))
+    with pytest.raises(ValueError, match="at='max'.*'mean', 'peak'"):
+        E.layer_vectors(cm, scenes.images[:2], "block3_conv2", at="max")
+
+
 def test_layer_vectors_nested_imagenet_architecture(mobilenet, scenes):
     cm, layer = mobilenet
     v = E.layer_vectors(cm, scenes.images[:3], layer)
@@ -120,6 +131,50 @@ def test_grid_cells_on_hand_made_points():
     assert one.counts.sum() == 4 and one.n_filled == 1 and one.means is None
 
 
+def test_grid_cells_over_a_given_extent_put_outside_points_at_the_edge():
+    xy = np.array([[0.1, 0.1], [0.9, 0.9], [5.0, -5.0], [-1.0, 0.6]], np.float32)
+    g = E.grid_cells(xy, grid=2, min_count=1, extent=(0.0, 1.0, 0.0, 1.0))
+    np.testing.assert_array_equal(g.cell, [2, 1, 3, 0])  # (5, -5): bottom right; (-1, 0.6): top left
+    assert g.extent == (0.0, 1.0, 0.0, 1.0)
+    for extent, message in [((0, 1, 0), "expected \\(x0, x1, y0, y1\\)"), ((1, 0, 0, 1), "x1 > x0"),
+                            ((0, 1, 0, np.nan), "extent\\[3\\]=nan")]:
+        with pytest.raises(ValueError, match=message):
+            E.grid_cells(xy, extent=extent)
+
+
+def test_cell_majority_and_captions_on_hand_made_cells():
+    xy = np.array([[0, 0], [0.1, 0.1], [0.2, 0], [1, 1], [0.9, 0.9], [0.4, 0.4]], np.float32)
+    g = E.grid_cells(xy, grid=2, min_count=2)  # bottom left: points 0, 1, 2, 5; top right: 3, 4
+    label, share = E.cell_majority(g, np.array([3, 3, 1, 0, 2, 3]))
+    np.testing.assert_array_equal(label, [[-1, 0], [3, -1]])  # a tie goes to the smaller label
+    np.testing.assert_allclose(share, [[0, 0.5], [0.75, 0]])
+    captions = E.majority_captions(g, np.array([3, 3, 1, 0, 2, 3]), ["a", "b", "c", "d"])
+    assert captions.tolist() == [["", "a 50%"], ["d 75%", ""]]
+    for bad in (np.zeros(5, int), np.full(6, -1), np.zeros(6)):
+        with pytest.raises(ValueError, match="expected \\(6,\\) whole numbers >= 0"):
+            E.cell_majority(g, bad)
+    with pytest.raises(ValueError, match="labels reach 3 but there are 2 class names"):
+        E.majority_captions(g, np.array([3, 3, 1, 0, 2, 3]), ["a", "b"])
+
+
+def test_align_undoes_rotation_reflection_scale_and_shift():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(50, 2)).astype(np.float32)
+    angle = 0.7
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = (ref * [1, -1]) @ turn * 3.0 + [10, -4]  # reflected, rotated, scaled, shifted
+    aligned, rho = E.align(ref, moved)
+    np.testing.assert_allclose(aligned, ref, atol=1e-4)
+    assert rho == pytest.approx(1.0, abs=1e-6)
+    noisy, rho_noisy = E.align(ref, moved + rng.normal(scale=3.0, size=moved.shape))
+    assert 0.3 < rho_noisy < 0.95 and np.allclose(noisy.std(), ref.std(), rtol=0.05)  # the spread is the reference's
+    assert E.align(ref, rng.normal(size=(50, 2)))[1] < 0.4  # unrelated points: low
+    with pytest.raises(ValueError, match="reference has 50 points and xy 49"):
+        E.align(ref, moved[:49])
+    with pytest.raises(ValueError, match="all its points in one place"):
+        E.align(ref, np.ones((50, 2)))
+
+
 def test_grid_cells_bad_arguments():
     xy = np.random.default_rng(0).random((10, 2))
     for grid in (0, 2.5, True, 101):
@@ -152,6 +207,9 @@ def test_directions_is_direction_per_image_and_ascent_raises_it(cm):
                           learning_rate=0.1)
     history = renderer.run(3, progress=False)[1]
     assert (history[-1] > history[0]).all()
+    centre = E.directions("a", v, centre=True)(acts).numpy()  # the dot product at the centre position only
+    unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+    np.testing.assert_allclose(centre, (acts["a"].numpy()[:, 2, 2] * unit).sum(-1), rtol=1e-5)
 
 
 def test_atlas_on_bundled_architecture_reuses_its_compiled_loop(cm, scenes):
@@ -163,12 +221,16 @@ def test_atlas_on_bundled_architecture_reuses_its_compiled_loop(cm, scenes):
     assert 0 < filled.sum() < 9
     assert (result.icons[~filled] == 1).all() and (result.icons[filled] < 1).any(axis=(1, 2, 3)).all()
     assert result.mosaic().shape == (3 * 65 - 1, 3 * 65 - 1, 3)
-    renderer, _ = E._renderer(cm, "block3_conv2", 4, 2.0, 0.1, 0)
+    renderer, _ = E._renderer(cm, "block3_conv2", 4, 2.0, 0.1, 0, False)
     traces = renderer._step.experimental_get_tracing_count()
     E.render_directions(cm, "block3_conv2", v[:3], steps=2, batch=4, progress=False)  # a new call, a short batch
     assert renderer._step.experimental_get_tracing_count() == traces  # the compiled loop is reused, not retraced
     with pytest.raises(ValueError, match="vectors have 48 channels but block4_conv2 has 96"):
         E.atlas(cm, "block4_conv2", v, xy, grid=2, steps=1, progress=False)
+    centred = E.atlas(cm, "block3_conv2", v, xy, grid=3, min_count=4, steps=2, batch=4, progress=False, centre=True,
+                      extent=result.cells.extent)
+    np.testing.assert_array_equal(centred.cells.cell, result.cells.cell)  # the same grid, other icons
+    assert E._renderer(cm, "block3_conv2", 4, 2.0, 0.1, 0, True)[0] is not renderer
 
 
 def test_atlas_on_imagenet_architecture(mobilenet, scenes):

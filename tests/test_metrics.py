@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from course_utils.metrics import cascading_randomization, pointing_game, random_pointing_baseline, rank_correlation
+from course_utils.metrics import (cascading_randomization, energy_on_mask, pointing_game, random_pointing_baseline,
+                                  rank_correlation)
 
 
 def test_pointing_game_hits_and_misses():
@@ -16,6 +17,20 @@ def test_pointing_game_hits_and_misses():
     low_res[:, 1, 1] = 1  # a coarse map is resized to the mask size first
     assert pointing_game(low_res, masks).all()
     assert random_pointing_baseline(masks) == pytest.approx(4 / 64)
+
+
+def test_energy_on_mask_is_the_share_of_positive_mass_on_the_mask():
+    masks = np.zeros((3, 4, 4), bool)
+    masks[:, :2, :2] = True  # the top left quarter
+    maps = np.zeros((3, 4, 4), np.float32)
+    maps[0, 0, 0], maps[0, 3, 3] = 3.0, 1.0  # 3 of 4 units on the mask
+    maps[1, 3, 3], maps[1, 0, 0] = 2.0, -5.0  # negative values count as 0: nothing on the mask
+    share = energy_on_mask(maps, masks)  # map 2 is all zero: no preference, the mask's area (1/4)
+    np.testing.assert_allclose(share, [0.75, 0.0, 0.25])
+    coarse = np.array([[[1.0, 0.0], [0.0, 0.0]]], np.float32)  # 2x2 map resized to the 4x4 mask
+    assert energy_on_mask(coarse, masks[:1])[0] > 0.7  # bilinear resizing spreads a little
+    with pytest.raises(ValueError, match="expected \\(N, h, w\\) and \\(N, H, W\\)"):
+        energy_on_mask(maps[:2], masks)
 
 
 def test_pointing_game_bad_shapes():
