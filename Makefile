@@ -19,7 +19,8 @@ course: venv data  ## execute every notebook with default parameters into build/
 WORKERS ?= 2
 
 test: venv data browser  ## unit tests, notebooks with FAST parameters (papermill), nbval on committed outputs, JupyterLab in Chromium
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(WORKERS) --dist loadfile
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(WORKERS) --dist loadfile \
+	  --no-loadscope-reorder
 
 NBVAL := $(PY) -m pytest notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 ONE_THREAD := OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 NUMBA_NUM_THREADS=1 \

@@ -134,14 +134,15 @@ def layer_summary(model) -> list[dict]:
 def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch: int = SCENES_PER_EPOCH,
           batch_size: int = 128, out: Path = MODELS_DIR, verbose: int = 2,
           heldout_scenes: int = HELDOUT_SCENES, learning_rate: float = LEARNING_RATE,
-          batch_norm: bool = False) -> dict:
+          batch_norm: bool = False, validation_scenes: int = 1000) -> dict:
     """Train bundled model ``name`` from scratch, save it to ``out`` and return its model card.
 
     After each epoch the model, its optimizer state and the history so far are saved to
     ``out/NAME.checkpoint.keras`` and ``out/NAME.checkpoint.json``; a run with the same arguments
     resumes from there (the epochs' scenes come from fixed seeds) and deletes both when it is done.
     With ``batch_norm`` the convs train with batch normalization, folded into them before saving
-    (:func:`fold_batch_norm`), so the saved model has the plain architecture."""
+    (:func:`fold_batch_norm`), so the saved model has the plain architecture. Each epoch is validated on
+    ``validation_scenes`` scenes of *train* items (another seed), the card's ``val_accuracy``."""
     if name not in BUILDERS:
         raise ValueError(f"name={name!r}: expected one of {sorted(BUILDERS)}")
     import keras
@@ -168,7 +169,7 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     options = SCENE_OPTIONS.get(name, {})
     scenes = FashionScenes("train", seed=seed, **options)
-    val = FashionScenes("train", seed=seed + 10_000, **options).generate(1000)
+    val = FashionScenes("train", seed=seed + 10_000, **options).generate(validation_scenes)
     start = time.time()
     with ThreadPoolExecutor(1) as pool:  # render the next epoch's scenes while this one trains
         upcoming = pool.submit(scenes.generate, scenes_per_epoch, seed * 1000 + len(history))

@@ -63,3 +63,18 @@ def fast_run(tmp_path_factory):
             runs[key] = (result, out_dir / notebook.name)
         return runs[key]
     return run
+
+
+#: Whole files that take longest (measured with ``--durations``: the FAST notebook runs ~470 s, 06's nbval cells
+#: ~300 s, the browser ~130 s, ...), started first. pytest-xdist hands out whole files (``--dist loadfile``) in
+#: collection order when run with ``--no-loadscope-reorder``; by default it starts the files with the most tests
+#: first, which left these few-test, long files for last and one worker idle while the other finished them.
+LONGEST_FIRST = ("tests/test_notebooks.py", "notebooks/06_grad_cam.ipynb", "notebooks/07_activation_atlas.ipynb",
+                 "notebooks/02_optimize_image_wrt_neuron.ipynb", "tests/test_browser.py",
+                 "notebooks/01_saliency_maps.ipynb", "notebooks/05_gap_visualization.ipynb",
+                 "notebooks/03_optimize_image_wrt_content.ipynb", "tests/test_bad_inputs.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {path: k for k, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order

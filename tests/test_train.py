@@ -54,7 +54,7 @@ def test_a_short_run_checkpoints_each_epoch_resumes_and_writes_model_and_card(tm
 
     monkeypatch.setattr(keras.Model, "fit", interrupted_fit)
     kwargs = dict(epochs=2, scenes_per_epoch=128, batch_size=64, out=tmp_path, verbose=0, heldout_scenes=50,
-                  batch_norm=True)
+                  batch_norm=True, validation_scenes=64)
     with pytest.raises(KeyboardInterrupt):
         train.train("fashion_gap", **kwargs)
     state = json.loads((tmp_path / "fashion_gap.checkpoint.json").read_text())
