@@ -9,7 +9,8 @@ Several notebooks run at once, each in its own worker process (:func:`default_jo
 cores, as many as memory holds): a kernel leaves a core idle while it starts, imports TensorFlow, traces a graph
 or draws a figure, so three finish sooner than one after another on two cores. Peak memory is
 the largest resident set of one notebook's kernel process tree, sampled every 50 ms.
-A JSON summary lands next to the outputs (``summary.json``: ``wall_s``, ``jobs``, one entry per notebook) for
+A JSON summary lands next to the outputs (``summary.json``: ``wall_s``, ``jobs``, one entry per notebook of
+this run, and ``seconds``, every notebook's latest wall time, kept across runs of a few notebooks) for
 the benchmark report.
 """
 
@@ -148,12 +149,21 @@ def _share_cores(jobs: int) -> None:
             os.environ.setdefault(name, threads)
 
 
-def _longest_first(notebooks: list[Path], summary: Path) -> list[Path]:
-    """``notebooks`` ordered by their wall time in the last run's ``summary`` (longest first, new ones before
-    all), so that side-by-side runs end together; in the given order without a summary."""
+def _last_seconds(summary: Path) -> dict[str, float]:
+    """Each notebook's latest wall time from ``summary``: its ``seconds`` map (kept across runs of a few
+    notebooks), else its ``notebooks`` entries; ``{}`` without a readable summary."""
     try:
-        last = {r["notebook"]: r["seconds"] for r in json.loads(summary.read_text())["notebooks"]}
-    except (OSError, ValueError, KeyError, TypeError):
+        data = json.loads(summary.read_text())
+        return dict(data.get("seconds") or {r["notebook"]: r["seconds"] for r in data["notebooks"]})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _longest_first(notebooks: list[Path], summary: Path) -> list[Path]:
+    """``notebooks`` ordered by their latest wall times in ``summary`` (longest first, new ones before all),
+    so that side-by-side runs end together; in the given order without a summary."""
+    last = _last_seconds(summary)
+    if not last:
         return list(notebooks)
     return sorted(notebooks, key=lambda p: -last.get(Path(p).name, float("inf")))
 
@@ -189,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = round(time.time() - start, 1)
     print(f"{len(results) - len(failed)}/{len(results)} notebooks ran in {wall:.0f} s wall, "
           f"{args.jobs} at a time ({sum(r.seconds for r in results):.0f} s summed); outputs in {out}")
-    summary = {"wall_s": wall, "jobs": args.jobs, "notebooks": [asdict(r) for r in results]}
+    seconds = {**_last_seconds(out / "summary.json"), **{r.notebook: r.seconds for r in results}}
+    summary = {"wall_s": wall, "jobs": args.jobs, "notebooks": [asdict(r) for r in results], "seconds": seconds}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return 1 if failed else 0
 

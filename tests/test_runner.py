@@ -62,6 +62,22 @@ def test_longest_notebooks_start_first(tmp_path):
     assert runner._longest_first(paths, summary) == [paths[2], paths[1], paths[3], paths[0]]  # 02 is new
     summary.write_text("[]")  # a summary of the old format: the given order
     assert runner._longest_first(paths, summary) == paths
+    summary.write_text(json.dumps({"wall_s": 3, "jobs": 1, "notebooks": [{"notebook": "00_n.ipynb", "seconds": 3.0}],
+                                   "seconds": {"00_n.ipynb": 3.0, "01_n.ipynb": 9.0, "02_n.ipynb": 1.0}}))
+    assert runner._longest_first(paths, summary) == [paths[3], paths[1], paths[0], paths[2]]  # the kept times
+
+
+def test_a_run_of_a_few_notebooks_keeps_the_others_times(tmp_path):
+    _notebook(tmp_path / "00_ok.ipynb", "FAST = False")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "summary.json").write_text(json.dumps({"wall_s": 9, "jobs": 2, "notebooks": [
+        {"notebook": "00_ok.ipynb", "seconds": 99.0}, {"notebook": "06_long.ipynb", "seconds": 300.0}]}))
+    assert runner.main([str(tmp_path / "00_ok.ipynb"), "--out", str(out), "--no-html", "--jobs", "1"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["notebook"] for r in summary["notebooks"]] == ["00_ok.ipynb"]  # this run
+    assert summary["seconds"]["06_long.ipynb"] == 300.0  # kept: the next full run starts it first
+    assert summary["seconds"]["00_ok.ipynb"] == summary["notebooks"][0]["seconds"] < 99.0  # updated
 
 
 def test_default_jobs_follow_cores_and_memory(monkeypatch):
