@@ -22,18 +22,23 @@ import numpy as np
 from course_utils.base import check_finite, check_image_values, check_index, check_number, resize_maps
 
 
+def _maps_on_masks(heatmaps, masks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(heatmaps, heatmaps resized to the masks, masks)`` checked: ``(N, h, w)`` finite maps, ``(N, H, W)`` masks."""
+    heatmaps, masks = np.asarray(heatmaps, np.float32), np.asarray(masks, bool)
+    if heatmaps.ndim != 3 or masks.ndim != 3 or len(heatmaps) != len(masks) or 0 in heatmaps.shape[1:]:
+        raise ValueError(f"heatmaps {heatmaps.shape} and masks {masks.shape}: expected (N, h, w) and (N, H, W)")
+    check_finite(heatmaps, "heatmaps", "maps")
+    return heatmaps, resize_maps(heatmaps, masks.shape[1:]), masks
+
+
 def pointing_game(heatmaps: np.ndarray, masks: np.ndarray, tolerance: int = 0) -> np.ndarray:
     """``(N,)`` bool: whether the maximum of each heatmap ``(N, h, w)`` (resized to the masks'
     ``(N, H, W)`` size) lies on the mask, or within ``tolerance`` pixels of it. Ties: the first maximum.
 
     A constant map has no maximum: a miss. Any other map misses an empty mask and hits an all-true one.
     """
-    heatmaps, masks = np.asarray(heatmaps, np.float32), np.asarray(masks, bool)
-    if heatmaps.ndim != 3 or masks.ndim != 3 or len(heatmaps) != len(masks) or 0 in heatmaps.shape[1:]:
-        raise ValueError(f"heatmaps {heatmaps.shape} and masks {masks.shape}: expected (N, h, w) and (N, H, W)")
-    check_finite(heatmaps, "heatmaps", "maps")
+    heatmaps, maps, masks = _maps_on_masks(heatmaps, masks)
     tolerance = check_number("tolerance", tolerance, 0, integer=True)
-    maps = resize_maps(heatmaps, masks.shape[1:])
     h, w = masks.shape[1:]
     flat = maps.reshape(len(maps), -1).argmax(1)
     ys, xs = np.divmod(flat, w)
@@ -49,11 +54,8 @@ def energy_on_mask(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
     ``(N, H, W)`` size, negative values set to 0) that lies on its mask: Wang et al.'s energy-based
     pointing game. A map with no positive mass prefers no place, so it gets the share a flat map would,
     the mask's area fraction (its random baseline), never NaN."""
-    heatmaps, masks = np.asarray(heatmaps, np.float32), np.asarray(masks, bool)
-    if heatmaps.ndim != 3 or masks.ndim != 3 or len(heatmaps) != len(masks) or 0 in heatmaps.shape[1:]:
-        raise ValueError(f"heatmaps {heatmaps.shape} and masks {masks.shape}: expected (N, h, w) and (N, H, W)")
-    check_finite(heatmaps, "heatmaps", "maps")
-    maps = np.maximum(resize_maps(heatmaps, masks.shape[1:]), 0).astype(np.float64)
+    _, maps, masks = _maps_on_masks(heatmaps, masks)
+    maps = np.maximum(maps, 0).astype(np.float64)
     total = maps.sum(axis=(1, 2))
     on = (maps * masks).sum(axis=(1, 2))
     area = masks.mean(axis=(1, 2))

@@ -154,9 +154,9 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
                f"--scenes-per-epoch {scenes_per_epoch} --learning-rate {learning_rate}"
                + (" --batch-norm" if batch_norm else ""))
     checkpoint, log = out / f"{name}.checkpoint.keras", out / f"{name}.checkpoint.json"
+    state = json.loads(log.read_text()) if checkpoint.exists() and log.exists() else {}
     history, wall_before = [], 0.0
-    if checkpoint.exists() and log.exists() and json.loads(log.read_text())["command"] == command:
-        state = json.loads(log.read_text())
+    if state.get("command") == command:
         history, wall_before = state["history"], state["wall_s"]
         model = keras.models.load_model(checkpoint)
         keras.utils.set_random_seed(seed + len(history))
