@@ -107,12 +107,16 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None, html
     out = out_dir / path.name
     start, error = time.time(), ""
     with _PeakMemory() as mem:
-        try:
-            papermill.execute_notebook(str(path), str(out), parameters=parameters or {}, cwd=str(path.parent),
-                                       progress_bar=False, execution_timeout=timeout, kernel_name="python3",
-                                       config=_kernel_config())
-        except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
-            error = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+        for attempt in range(3):  # kernels started side by side can draw the same free port (ZMQ "Address
+            error = ""            # already in use"): the kernel dies before it runs anything, so start it again
+            try:
+                papermill.execute_notebook(str(path), str(out), parameters=parameters or {}, cwd=str(path.parent),
+                                           progress_bar=False, execution_timeout=timeout, kernel_name="python3",
+                                           config=_kernel_config())
+            except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
+                error = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+            if "Kernel died before replying to kernel_info" not in error:
+                break
     result = RunResult(path.name, not error, round(time.time() - start, 1), round(mem.peak / 2**20, 1), error)
     if html and out.exists():
         import nbformat

@@ -91,3 +91,21 @@ def test_default_jobs_follow_cores_and_memory(monkeypatch):
     assert runner.default_jobs() == 1  # Binder: memory for one notebook
     monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(0.5))
     assert runner.default_jobs() == 1  # never 0
+
+
+def test_a_kernel_that_dies_at_start_is_started_again(tmp_path, monkeypatch):
+    import papermill
+
+    nb = _notebook(tmp_path / "00_ok.ipynb", "FAST = False")
+    calls = []
+
+    def flaky(*args, **kwargs):  # two kernels drew the same port: the first start fails before any cell runs
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(*args, **kwargs)
+
+    real = papermill.execute_notebook
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    result = runner.run_notebook(nb, tmp_path / "out", html=False)
+    assert result.ok and len(calls) == 2
