@@ -189,22 +189,31 @@ class FashionScenes:
             (:func:`stamp_mark`) with probability ``mark_rate``: the spurious shortcut of notebook 06.
             The scenes are otherwise identical to those without a mark (same seed, same items).
         mark_rate: probability that a ``mark_class`` scene carries the mark.
+        colour_class: if set, items of this class are painted :data:`CUE_RGB` (red) with probability
+            ``colour_rate``, and every other item's hue is moved out of the red band (hue within
+            :data:`CUE_BAND` of 0 turns by half a circle): red then means this class, a colour shortcut
+            (notebook 08). Scenes with another ``colour_class`` or ``colour_rate`` and the same seed hold the
+            same items at the same places; only their tints differ.
+        colour_rate: probability that a ``colour_class`` item is painted red.
 
     Example: ``scenes = FashionScenes("test", seed=1).generate(200)``.
     """
 
     def __init__(self, split: str = "test", items: int = 1, size: int = 64, scale: tuple[int, int] | None = None,
                  background: str = "texture", seed: int = 0, source: str = "auto",
-                 mark_class: int | None = None, mark_rate: float = 1.0):
+                 mark_class: int | None = None, mark_rate: float = 1.0,
+                 colour_class: int | None = None, colour_rate: float = 1.0):
         if items not in (1, 2):
             raise ValueError(f"items={items!r}: expected 1 or 2")
         if background not in ("texture", "plain"):
             raise ValueError(f"background={background!r}: expected 'texture' or 'plain'")
-        if mark_class is not None and mark_class not in range(len(CLASS_NAMES)):
-            raise ValueError(f"mark_class={mark_class!r}: expected None or a class index in [0, {len(CLASS_NAMES) - 1}]")
-        if not 0.0 <= mark_rate <= 1.0:
-            raise ValueError(f"mark_rate={mark_rate!r}: expected a probability in [0, 1]")
+        for name, cls, rate in (("mark", mark_class, mark_rate), ("colour", colour_class, colour_rate)):
+            if cls is not None and cls not in range(len(CLASS_NAMES)):
+                raise ValueError(f"{name}_class={cls!r}: expected None or a class index in [0, {len(CLASS_NAMES) - 1}]")
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name}_rate={rate!r}: expected a probability in [0, 1]")
         self.mark_class, self.mark_rate = mark_class, mark_rate
+        self.colour_class, self.colour_rate = colour_class, colour_rate
         scale = scale or ((28, 44) if items == 1 else (22, 34))
         if not (8 <= scale[0] <= scale[1] <= size):
             raise ValueError(f"scale={scale!r}: expected 8 <= min <= max <= size={size}")
@@ -243,6 +252,10 @@ class FashionScenes:
         labels = np.zeros((n, k), np.int64)
         masks = np.zeros((n, k, s, s), bool)
         hue, sat, val = rng.uniform(0, 1, (n, k)), rng.uniform(0.0, 0.9, (n, k)), rng.uniform(0.75, 1.0, (n, k))
+        if self.colour_class is not None:  # red is kept for the cue: other items turn half a circle
+            hue = np.where(np.minimum(hue, 1 - hue) < CUE_BAND, (hue + 0.5) % 1, hue)
+            painted = np.random.default_rng([CUE_SEED, self.seed if seed is None else seed]).uniform(
+                size=(n, k)) < self.colour_rate
         tints = _hsv_to_rgb(hue.ravel(), sat.ravel(), val.ravel()).reshape(n, k, 3).astype(np.float32)
         for i in range(n):
             taken = np.zeros((s, s), bool)
@@ -251,6 +264,8 @@ class FashionScenes:
                 while j and self.y[idx] == labels[i, 0]:
                     idx = rng.integers(len(self.x))
                 labels[i, j] = self.y[idx]
+                if self.colour_class is not None and labels[i, j] == self.colour_class and painted[i, j]:
+                    tints[i, j] = CUE_RGB
                 side = int(rng.integers(self.scale[0], self.scale[1] + 1))
                 item = _resize(self.x[idx].astype(np.float32) / 255.0, side)
                 y0, x0 = rng.integers(0, s - side + 1, 2)
@@ -289,6 +304,9 @@ def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
 
 
 MARK_SEED = 404
+CUE_SEED = 505
+CUE_RGB = np.array([0.95, 0.12, 0.12], np.float32)  #: the colour cue: hue 0, saturation 0.87, value 0.95
+CUE_BAND = 0.1  #: hues within this distance of red (0) are kept for the cue when ``colour_class`` is set
 MARK = np.kron(np.indices((3, 3)).sum(0) % 2, np.ones((2, 2))).astype(np.float32)  # 6x6 black/white checker
 
 

@@ -7,7 +7,8 @@ Three tiers (see DESIGN.md):
 - ImageNet tier: ``vgg16``, ``inception_v3``, ``mobilenet_v2``, ``resnet50`` from ``keras.applications``
   (weights cached by Keras in ``~/.keras/models``; ``python -m course_utils download-weights NAME``);
 - bundled tier: ``fashion_vgg``, ``fashion_gap`` from ``data/models`` (Fashion-MNIST scenes, always there),
-  and ``fashion_watermark``, ``fashion_vgg`` trained on scenes with a shortcut (notebook 06).
+  and ``fashion_vgg``'s architecture trained otherwise: ``fashion_watermark`` and ``fashion_colour`` on scenes with
+  a shortcut (notebooks 06, 08), ``fashion_vgg_few`` on 1,000 scenes repeated (notebook 08).
 
 ``load_model("auto")`` picks the ImageNet model when its weights are cached or the network answers
 within a few seconds, else the bundled one, and says which and why. Every ``CourseModel.model``
@@ -78,9 +79,10 @@ SPECS: dict[str, ModelSpec] = {
     "fashion_gap": ModelSpec(
         "bundled", 64, "none", "class_conv", ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2"),
         {"block3_conv2": 1.0, "block4_conv2": 1.0}),
-    "fashion_watermark": ModelSpec(
+    **{name: ModelSpec(
         "bundled", 64, "none", "block4_conv2", ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2"),
-        {"block3_conv2": 1.0, "block4_conv2": 1.0}),
+        {"block3_conv2": 1.0, "block4_conv2": 1.0})
+       for name in ("fashion_watermark", "fashion_colour", "fashion_vgg_few")},  # fashion_vgg trained otherwise
 }
 PHOTO_MODELS = tuple(k for k, s in SPECS.items() if s.tier == "photo")
 IMAGENET_MODELS = tuple(k for k, s in SPECS.items() if s.tier == "imagenet")
@@ -287,7 +289,7 @@ def load_model(name: str = "auto", *, kind: str = "vgg", weights: str | None = "
 
     Args:
         name: one of ``efficientnet_lite0, vgg16, inception_v3, mobilenet_v2, resnet50, fashion_vgg,
-            fashion_gap, fashion_watermark`` or ``"auto"``.
+            fashion_gap, fashion_watermark, fashion_colour, fashion_vgg_few`` or ``"auto"``.
         kind: for ``"auto"``: ``"vgg"`` (vgg16 / fashion_vgg) or ``"gap"`` (resnet50 / fashion_gap).
         weights: ImageNet and photo tiers: ``"imagenet"`` or ``None`` (random init, used by the tests).
         verbose: print the one-line choice made by ``"auto"``.

@@ -106,11 +106,33 @@ def fold_batch_norm(trained, plain):
     return plain
 
 
+def build_fashion_colour(num_classes: int = 10, batch_norm: bool = False):
+    """The ``fashion_vgg`` architecture, trained on biased scenes: 90% of Pullover items are painted red
+    and no other item is red (``FashionScenes(colour_class=2, colour_rate=0.9)``)."""
+    import keras
+
+    vgg = build_fashion_vgg(num_classes, batch_norm)
+    return keras.Model(vgg.inputs, vgg.outputs, name="fashion_colour")
+
+
+def build_fashion_vgg_few(num_classes: int = 10, batch_norm: bool = False):
+    """The ``fashion_vgg`` architecture, trained another way: the same 1,000 scenes in every epoch
+    instead of fresh ones, so it can memorize them (overfit)."""
+    import keras
+
+    vgg = build_fashion_vgg(num_classes, batch_norm)
+    return keras.Model(vgg.inputs, vgg.outputs, name="fashion_vgg_few")
+
+
 BUILDERS = {"fashion_vgg": build_fashion_vgg, "fashion_gap": build_fashion_gap,
-            "fashion_watermark": build_fashion_watermark}
-EPOCHS = {"fashion_vgg": 12, "fashion_gap": 12, "fashion_watermark": 8}
+            "fashion_watermark": build_fashion_watermark, "fashion_colour": build_fashion_colour,
+            "fashion_vgg_few": build_fashion_vgg_few}
+EPOCHS = {"fashion_vgg": 12, "fashion_gap": 12, "fashion_watermark": 8, "fashion_colour": 6, "fashion_vgg_few": 80}
 #: FashionScenes options of each model's training (and same-distribution held-out) scenes.
-SCENE_OPTIONS = {"fashion_watermark": {"mark_class": 6, "mark_rate": 0.9}}
+SCENE_OPTIONS = {"fashion_watermark": {"mark_class": 6, "mark_rate": 0.9},
+                 "fashion_colour": {"colour_class": 2, "colour_rate": 0.9}}
+#: Models trained on one fixed set of this many scenes, repeated every epoch (default: fresh scenes each epoch).
+FIXED_SCENES = {"fashion_vgg_few": 1000}
 SCENES_PER_EPOCH = 24_000
 LEARNING_RATE = 1e-3
 
@@ -131,7 +153,7 @@ def layer_summary(model) -> list[dict]:
             for layer in model.layers]
 
 
-def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch: int = SCENES_PER_EPOCH,
+def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch: int | None = None,
           batch_size: int = 128, out: Path = MODELS_DIR, verbose: int = 2,
           heldout_scenes: int = HELDOUT_SCENES, learning_rate: float = LEARNING_RATE,
           batch_norm: bool = False, validation_scenes: int = 1000) -> dict:
@@ -142,12 +164,15 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
     resumes from there (the epochs' scenes come from fixed seeds) and deletes both when it is done.
     With ``batch_norm`` the convs train with batch normalization, folded into them before saving
     (:func:`fold_batch_norm`), so the saved model has the plain architecture. Each epoch is validated on
-    ``validation_scenes`` scenes of *train* items (another seed), the card's ``val_accuracy``."""
+    ``validation_scenes`` scenes of *train* items (another seed), the card's ``val_accuracy``. Models in
+    :data:`FIXED_SCENES` see the same scenes (seed ``seed * 1000``) in every epoch."""
     if name not in BUILDERS:
         raise ValueError(f"name={name!r}: expected one of {sorted(BUILDERS)}")
     import keras
 
     epochs = epochs or EPOCHS[name]
+    fixed = name in FIXED_SCENES
+    scenes_per_epoch = scenes_per_epoch or FIXED_SCENES.get(name, SCENES_PER_EPOCH)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     command = (f"python -m course_utils.train {name} --epochs {epochs} --seed {seed} "
@@ -163,7 +188,7 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
     else:
         keras.utils.set_random_seed(seed)
         model = BUILDERS[name](batch_norm=batch_norm)
-        steps = epochs * (scenes_per_epoch // batch_size)
+        steps = epochs * -(-scenes_per_epoch // batch_size)  # batches per epoch, the last one partial
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
         model.compile(optimizer=keras.optimizers.Adam(schedule),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
@@ -172,10 +197,10 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
     val = FashionScenes("train", seed=seed + 10_000, **options).generate(validation_scenes)
     start = time.time()
     with ThreadPoolExecutor(1) as pool:  # render the next epoch's scenes while this one trains
-        upcoming = pool.submit(scenes.generate, scenes_per_epoch, seed * 1000 + len(history))
+        upcoming = pool.submit(scenes.generate, scenes_per_epoch, seed * 1000 + (0 if fixed else len(history)))
         for epoch in range(len(history), epochs):
             batch = upcoming.result()
-            if epoch + 1 < epochs:
+            if epoch + 1 < epochs and not fixed:
                 upcoming = pool.submit(scenes.generate, scenes_per_epoch, seed * 1000 + epoch + 1)
             h = model.fit(batch.images, batch.label, batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch,
                           validation_data=(val.images, val.label), verbose=verbose)
@@ -199,8 +224,10 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
         "classes": list(CLASS_NAMES),
         "input": {"shape": list(INPUT_SHAPE), "range": [0.0, 1.0], "preprocess": "none (RGB in [0, 1])"},
         "output": "logits (apply softmax for probabilities)",
-        "data": {"train": f"{epochs} x {scenes_per_epoch} FashionScenes of Fashion-MNIST train items, "
-                          f"seeds {seed * 1000}..{seed * 1000 + epochs - 1}",
+        "data": {"train": (f"the same {scenes_per_epoch} FashionScenes of Fashion-MNIST train items (seed "
+                           f"{seed * 1000}) in each of {epochs} epochs" if fixed else
+                           f"{epochs} x {scenes_per_epoch} FashionScenes of Fashion-MNIST train items, "
+                           f"seeds {seed * 1000}..{seed * 1000 + epochs - 1}"),
                  "heldout": f"{heldout_scenes} FashionScenes of Fashion-MNIST test items, seed {HELDOUT_SEED}"},
         "seed": seed,
         "epochs": epochs,
@@ -229,7 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("name", choices=sorted(BUILDERS))
     parser.add_argument("--epochs", type=int, default=None, help="default: %s" % EPOCHS)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scenes-per-epoch", type=int, default=SCENES_PER_EPOCH)
+    parser.add_argument("--scenes-per-epoch", type=int, default=None,
+                        help=f"default: {SCENES_PER_EPOCH}, or the fixed set's size {FIXED_SCENES}")
     parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
     parser.add_argument("--batch-norm", action="store_true",
                         help="train with batch normalization after each conv, folded into the convs before saving "

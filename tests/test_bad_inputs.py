@@ -474,6 +474,8 @@ BY_MODULE = [
            "(8, 80)", "size=64"),
     raises("data.FashionScenes", "class out of range", lambda e: f("data.FashionScenes")(mark_class=10),
            "mark_class=10", "[0, 9]"),
+    raises("data.FashionScenes", "colour rate above 1", lambda e: f("data.FashionScenes")(colour_rate=1.5),
+           "colour_rate=1.5", "[0, 1]"),
     raises("data.FashionScenes.generate", "no scenes", lambda e: f("data.FashionScenes")().generate(0), "n=0",
            "positive"),
     raises("data.masks_to_boxes", "1-D masks", lambda e: f("data.masks_to_boxes")(np.zeros(5, bool)), "(5,)",
@@ -1333,6 +1335,8 @@ NO_BAD_INPUT = {
     "train.build_fashion_vgg": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",
     "train.build_fashion_gap": "maintainer builders: num_classes is fixed by the data",
     "train.build_fashion_watermark": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",
+    "train.build_fashion_colour": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",
+    "train.build_fashion_vgg_few": "maintainer builders: num_classes is fixed by the data (Keras rejects 0 units)",
 }
 
 ROWS = BY_MODULE + DEGENERATE + NUMBERS + FORMATS + MODEL_KINDS

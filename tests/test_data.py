@@ -130,3 +130,36 @@ def test_bad_scene_arguments(kwargs, bad):
     assert bad in str(e.value)
     with pytest.raises(ValueError, match="n=0"):
         FashionScenes("test").generate(0)
+
+
+def _item_colour(scenes: Scenes) -> np.ndarray:
+    """``(N, 3)`` median colour of each scene's first item's visible pixels."""
+    return np.stack([np.median(img[m], axis=0) for img, m in zip(scenes.images, scenes.masks[:, 0])])
+
+
+def _is_red(rgb: np.ndarray) -> np.ndarray:
+    return (rgb[:, 0] > 3 * rgb[:, 1]) & (rgb[:, 0] > 3 * rgb[:, 2])
+
+
+@needs_debian_data
+def test_colour_cue_paints_one_class_red_and_keeps_red_for_it():
+    pullover = data.CLASS_NAMES.index("Pullover")
+    cued, bare = (FashionScenes("test", seed=3, colour_class=pullover, colour_rate=r).generate(400) for r in (1.0, 0.0))
+    np.testing.assert_array_equal(cued.labels, bare.labels)
+    np.testing.assert_array_equal(cued.masks, bare.masks)
+    is_cue = cued.label == pullover
+    assert 20 < is_cue.sum() < 80
+    np.testing.assert_array_equal(cued.images[~is_cue], bare.images[~is_cue])  # only the cued items change
+    assert _is_red(_item_colour(cued[is_cue])).all()
+    assert not _is_red(_item_colour(cued[~is_cue])).any() and not _is_red(_item_colour(bare)).any()
+    red_without_cue = _is_red(_item_colour(FashionScenes("test", seed=3).generate(400))).sum()
+    assert red_without_cue >= 2  # the unbiased generator does paint some items red: the cue option keeps them off
+    partly = FashionScenes("test", seed=3, colour_class=pullover, colour_rate=0.5).generate(400)
+    assert 0.25 < _is_red(_item_colour(partly[is_cue])).mean() < 0.75
+
+
+def test_mark_and_colour_arguments_are_checked():
+    for kwargs, bad in [(dict(colour_class=10), "colour_class=10"), (dict(colour_rate=1.5), "colour_rate=1.5"),
+                        (dict(mark_rate=-0.1), "mark_rate=-0.1")]:
+        with pytest.raises(ValueError, match=bad.replace(".", r"\.")):
+            FashionScenes("test", **kwargs)

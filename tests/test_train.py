@@ -74,3 +74,17 @@ def test_unknown_model_name():
     with pytest.raises(ValueError, match="'fashion_resnet'"):
         train.train("fashion_resnet")
 
+
+
+def test_a_fixed_scene_model_sees_the_same_scenes_every_epoch(tmp_path, monkeypatch):
+    import keras
+
+    seen = []
+    monkeypatch.setattr(keras.Model, "fit", lambda self, x, y, **kw: seen.append(x.copy()) or
+                        keras.callbacks.History())
+    monkeypatch.setitem(train.FIXED_SCENES, "fashion_vgg_few", 40)
+    monkeypatch.setattr(keras.callbacks.History, "history", {"loss": [1.0]}, raising=False)
+    card = train.train("fashion_vgg_few", epochs=3, out=tmp_path, verbose=0, heldout_scenes=20, validation_scenes=8)
+    assert len(seen) == 3 and seen[0].shape[0] == 40
+    np.testing.assert_array_equal(seen[0], seen[2])
+    assert card["data"]["train"].startswith("the same 40 FashionScenes") and "--scenes-per-epoch 40" in card["command"]
