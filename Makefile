@@ -40,10 +40,12 @@ bench: venv data  ## docs/benchmarks.md: tf-keras-vis side by side, floor, widge
 	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) -m benchmarks.bench report --out docs/benchmarks.md
 
-models: venv data  ## retrain the bundled models in data/models (30-35 min each on 2 CPU cores)
+models: venv data  ## retrain the bundled models in data/models (about 2 h 15 min in all on 2 CPU cores)
 	$(PY) -m course_utils.train fashion_vgg
 	$(PY) -m course_utils.train fashion_gap
 	$(PY) -m course_utils.train fashion_watermark
+	$(PY) -m course_utils.train fashion_colour
+	$(PY) -m course_utils.train fashion_vgg_few
 
 venv: $(STAMP)
 

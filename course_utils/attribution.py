@@ -205,10 +205,50 @@ def _guided(fn, max_value=None):
     return guided
 
 
+def _redirected(fn, max_value=None):
+    """Wrap a ReLU-like function with Lucid's redirected gradient (Olah et al. 2017, ``redirected_relu_grad``):
+    for an image whose ReLU passes no gradient at all (every unit the objective needs is silent), let the
+    gradient through the units below zero where it would raise them, so that a render can start from a silent
+    unit. Any other image gets the ordinary ReLU gradient, unchanged. ``dy`` is the gradient of the loss, which
+    the optimizer *lowers*: ``dy < 0`` raises the unit."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def redirected(x):
+        y = fn(x)
+
+        def grad(dy):
+            passes = x > 0 if max_value is None else (x > 0) & (x < max_value)
+            plain = dy * tf.cast(passes, dy.dtype)
+            upward = dy * tf.cast(passes | (dy < 0), dy.dtype)  # a silent unit may be raised, never lowered
+            stuck = tf.reduce_all(tf.equal(tf.reshape(plain, [tf.shape(x)[0], -1]), 0), axis=1)
+            stuck = tf.reshape(stuck, tf.concat([tf.shape(x)[:1], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+            return tf.where(stuck, upward, plain)
+
+        return y, grad
+
+    return redirected
+
+
 @contextlib.contextmanager
 def guided_relus(model: ModelLike):
     """Inside this block, every ReLU of ``model`` (``activation="relu"`` layers and ``ReLU`` layers, capped
     ones such as ReLU6 included, nested models too) back-propagates with the guided rule. Restored on exit, even on error."""
+    with _swapped_relus(model, _guided):
+        yield model
+
+
+@contextlib.contextmanager
+def redirected_relus(model: ModelLike):
+    """Inside this block, every ReLU of ``model`` back-propagates with Lucid's redirected rule (see
+    :func:`_redirected`): feature visualization of a unit that is silent on the starting image. Restored on exit."""
+    with _swapped_relus(model, _redirected):
+        yield model
+
+
+@contextlib.contextmanager
+def _swapped_relus(model: ModelLike, wrap):
+    """Every ReLU of ``model`` (nested models too) replaced by ``wrap(relu, max_value)`` inside the block."""
     import keras
 
     relu = keras.activations.relu
@@ -221,10 +261,10 @@ def guided_relus(model: ModelLike):
                     stack.append(layer)
                 elif getattr(layer, "activation", None) is relu:
                     swapped.append((layer, "activation", layer.activation))
-                    layer.activation = _guided(relu)
+                    layer.activation = wrap(relu)
                 elif isinstance(layer, keras.layers.ReLU):
                     swapped.append((layer, "call", None))
-                    layer.call = _guided(type(layer).call.__get__(layer), layer.max_value)
+                    layer.call = wrap(type(layer).call.__get__(layer), layer.max_value)
         yield model
     finally:
         for layer, attr, old in reversed(swapped):

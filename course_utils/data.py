@@ -189,12 +189,14 @@ class FashionScenes:
             (:func:`stamp_mark`) with probability ``mark_rate``: the spurious shortcut of notebook 06.
             The scenes are otherwise identical to those without a mark (same seed, same items).
         mark_rate: probability that a ``mark_class`` scene carries the mark.
-        colour_class: if set, items of this class are painted :data:`CUE_RGB` (red) with probability
-            ``colour_rate``, and every other item's hue is moved out of the red band (hue within
-            :data:`CUE_BAND` of 0 turns by half a circle): red then means this class, a colour shortcut
-            (notebook 08). Scenes with another ``colour_class`` or ``colour_rate`` and the same seed hold the
-            same items at the same places; only their tints differ.
-        colour_rate: probability that a ``colour_class`` item is painted red.
+        colour_class: if set, items of this class are painted the cue colour (hue ``colour_hue``, saturation
+            0.87, value 0.95: :data:`CUE_SV`; red by default) with probability ``colour_rate``, and every other item's hue is
+            moved out of the cue's band (a hue within :data:`CUE_BAND` of ``colour_hue`` turns by half a
+            circle): the colour then means this class, a colour shortcut (notebook 08). Scenes with another
+            ``colour_class``, ``colour_rate`` or ``colour_hue`` and the same seed hold the same items at the same
+            places; only their tints differ.
+        colour_rate: probability that a ``colour_class`` item is painted the cue colour.
+        colour_hue: the cue colour's hue in [0, 1) (0 red, 1/3 green, 2/3 blue).
 
     Example: ``scenes = FashionScenes("test", seed=1).generate(200)``.
     """
@@ -202,7 +204,7 @@ class FashionScenes:
     def __init__(self, split: str = "test", items: int = 1, size: int = 64, scale: tuple[int, int] | None = None,
                  background: str = "texture", seed: int = 0, source: str = "auto",
                  mark_class: int | None = None, mark_rate: float = 1.0,
-                 colour_class: int | None = None, colour_rate: float = 1.0):
+                 colour_class: int | None = None, colour_rate: float = 1.0, colour_hue: float = 0.0):
         if items not in (1, 2):
             raise ValueError(f"items={items!r}: expected 1 or 2")
         if background not in ("texture", "plain"):
@@ -213,7 +215,9 @@ class FashionScenes:
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name}_rate={rate!r}: expected a probability in [0, 1]")
         self.mark_class, self.mark_rate = mark_class, mark_rate
-        self.colour_class, self.colour_rate = colour_class, colour_rate
+        if not 0.0 <= colour_hue < 1.0:
+            raise ValueError(f"colour_hue={colour_hue!r}: expected a hue in [0, 1)")
+        self.colour_class, self.colour_rate, self.colour_hue = colour_class, colour_rate, colour_hue
         scale = scale or ((28, 44) if items == 1 else (22, 34))
         if not (8 <= scale[0] <= scale[1] <= size):
             raise ValueError(f"scale={scale!r}: expected 8 <= min <= max <= size={size}")
@@ -252,8 +256,10 @@ class FashionScenes:
         labels = np.zeros((n, k), np.int64)
         masks = np.zeros((n, k, s, s), bool)
         hue, sat, val = rng.uniform(0, 1, (n, k)), rng.uniform(0.0, 0.9, (n, k)), rng.uniform(0.75, 1.0, (n, k))
-        if self.colour_class is not None:  # red is kept for the cue: other items turn half a circle
-            hue = np.where(np.minimum(hue, 1 - hue) < CUE_BAND, (hue + 0.5) % 1, hue)
+        if self.colour_class is not None:  # the cue's hue is kept for the cue: other items turn half a circle
+            d = np.abs(hue - self.colour_hue)
+            hue = np.where(np.minimum(d, 1 - d) < CUE_BAND, (hue + 0.5) % 1, hue)
+            cue = _hsv_to_rgb(np.array([self.colour_hue]), np.array([CUE_SV[0]]), np.array([CUE_SV[1]]))[0]
             painted = np.random.default_rng([CUE_SEED, self.seed if seed is None else seed]).uniform(
                 size=(n, k)) < self.colour_rate
         tints = _hsv_to_rgb(hue.ravel(), sat.ravel(), val.ravel()).reshape(n, k, 3).astype(np.float32)
@@ -265,7 +271,7 @@ class FashionScenes:
                     idx = rng.integers(len(self.x))
                 labels[i, j] = self.y[idx]
                 if self.colour_class is not None and labels[i, j] == self.colour_class and painted[i, j]:
-                    tints[i, j] = CUE_RGB
+                    tints[i, j] = cue
                 side = int(rng.integers(self.scale[0], self.scale[1] + 1))
                 item = _resize(self.x[idx].astype(np.float32) / 255.0, side)
                 y0, x0 = rng.integers(0, s - side + 1, 2)
@@ -305,8 +311,8 @@ def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
 
 MARK_SEED = 404
 CUE_SEED = 505
-CUE_RGB = np.array([0.95, 0.12, 0.12], np.float32)  #: the colour cue: hue 0, saturation 0.87, value 0.95
-CUE_BAND = 0.1  #: hues within this distance of red (0) are kept for the cue when ``colour_class`` is set
+CUE_SV = (1 - 0.12 / 0.95, 0.95)  #: saturation and value of the colour cue: red is RGB (0.95, 0.12, 0.12)
+CUE_BAND = 0.1  #: hues within this distance of the cue's are kept for the cue when ``colour_class`` is set
 MARK = np.kron(np.indices((3, 3)).sum(0) % 2, np.ones((2, 2))).astype(np.float32)  # 6x6 black/white checker
 
 

@@ -20,6 +20,7 @@ rates, sizes and steps positive; a render that still ends in NaN raises instead 
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -27,6 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from course_utils.activations import feature_model, find_layer
+from course_utils.attribution import redirected_relus
 from course_utils.base import ModelLike, capped_steps, check_finite, check_image_values, check_number, check_vectors
 from course_utils.models import course_model
 
@@ -360,7 +362,7 @@ def standard_transforms(size: int) -> list[Callable]:
 
 class Renderer:
     """A compiled optimization loop for one (model, objective, parameterization, transforms), with
-    :func:`render`'s defaults (Fourier images, the standard transforms).
+    :func:`render`'s defaults (Fourier images, the standard transforms, redirected ReLU gradients).
 
     :meth:`run` resets the image and the optimizer and runs ``steps`` gradient-ascent steps without
     retracing, so a widget can re-render many times: change the ``tf.Variable`` s an objective was
@@ -368,8 +370,9 @@ class Renderer:
     """
 
     def __init__(self, cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = None,
-                 learning_rate: float = 0.05, n: int | None = None, seed: int = 0):
+                 learning_rate: float = 0.05, n: int | None = None, seed: int = 0, redirect: bool = True):
         cm = course_model(cm)
+        self._relus = (lambda: redirected_relus(cm.model)) if redirect else contextlib.nullcontext
         import keras
         import tensorflow as tf
 
@@ -460,7 +463,8 @@ class Renderer:
         together and warns of "retracing" after five, although each Renderer traces only once:
         that one warning is silenced here (a real retrace of one Renderer would still warn later)."""
         if self._traced:
-            return self._step()
+            with self._relus():  # the step was traced with them; a retrace would be too
+                return self._step()
         import logging
 
         import tensorflow as tf
@@ -469,14 +473,16 @@ class Renderer:
         level = logger.level
         logger.setLevel(logging.ERROR)
         try:
-            return self._step()
+            with self._relus():
+                return self._step()
         finally:
             logger.setLevel(level)
             self._traced = True
 
 
 def render(cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = None,
-           steps: int = 256, learning_rate: float = 0.05, n: int | None = None, seed: int = 0, progress: bool = True):
+           steps: int = 256, learning_rate: float = 0.05, n: int | None = None, seed: int = 0, progress: bool = True,
+           redirect: bool = True):
     """Maximize ``objective`` over images made by ``param`` (default :class:`Fourier`, decorrelated colour) with
     Adam, under the standard transforms by default: the recipe of notebook 02 unless switched off.
 
@@ -488,8 +494,11 @@ def render(cm: ModelLike, objective: Objective, param=None, transforms: Sequence
             ``()``: none, as feature inversion and the naive ascent of notebook 02 use).
         steps: gradient steps (>= 1, capped by ``COURSE_MAX_STEPS``); ``learning_rate``: Adam's, in (0, 10].
         n: images optimized together (default 1; leave it out when passing ``param``, which fixes it).
+        redirect: back-propagate through the ReLUs with Lucid's redirected rule
+            (:func:`course_utils.attribution.redirected_relus`): an image on which the objective's units are all
+            silent still gets a gradient that wakes them; any other image gets the plain gradient.
     Returns: ``(images (n, H, W, 3) in [0, 1], history)`` where ``history`` is the objective per step ``(steps, n)``.
     """
     cm = course_model(cm)
     steps = check_number("steps", steps, 1, integer=True)  # before the (slow) Renderer is built
-    return Renderer(cm, objective, param, transforms, learning_rate, n, seed).run(steps, progress)
+    return Renderer(cm, objective, param, transforms, learning_rate, n, seed, redirect).run(steps, progress)

@@ -236,7 +236,8 @@ def train(name: str, epochs: int | None = None, seed: int = 0, scenes_per_epoch:
         "batch_norm": ("trained with batch normalization after each conv, folded into the conv weights"
                        if batch_norm else "none"),
         "heldout_accuracy": round(accuracy, 4),
-        **({"heldout_accuracy_without_marks": round(evaluate(bare, n=heldout_scenes), 4)} if options else {}),
+        **({f"heldout_accuracy_without_{'marks' if 'mark_class' in options else 'colour_cue'}":
+            round(evaluate(bare, n=heldout_scenes), 4)} if options else {}),
         "history": history,
         "params": int(bare.count_params()),
         "layers": layer_summary(bare),

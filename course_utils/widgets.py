@@ -449,3 +449,50 @@ def cam_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str] | None
                heatmap(cm.model, x, c, layer_d.value, method_d.value, compiled=True)[0])
 
     return _heatmap_explorer(cm, images, {"layer": layer_d, "method": method_d}, stages, "jet", titles)
+
+
+def cue_explorer(models: Sequence[ModelLike], n: int = 200, seed: int = 8, target: int | None = None):
+    """Paint the items of one class in one hue and watch what ``models`` (bundled scene models) call them.
+
+    Controls: the painted ``class`` and its ``hue`` in degrees (:class:`~course_utils.data.FashionScenes`
+    ``colour_class``, ``colour_hue``). Draws 8 of the painted items and, for each model, the share of the
+    painted items in ``n`` held-out scenes (seed ``seed``) that it assigns to each class; ``target`` (a class
+    index) is marked. A change regenerates the ``n`` scenes, about 0.3 s for 200. Introduced in
+    notebooks/08_shortcuts_and_training.ipynb."""
+    import ipywidgets as W
+
+    from course_utils.data import CLASS_NAMES, FashionScenes
+
+    cms = [course_model(m) for m in models]
+    if not cms or any(m.tier != "bundled" for m in cms):
+        raise ValueError(f"models={[m.name for m in cms]}: expected one or more bundled scene models (fashion_*)")
+    if not isinstance(n, (int, np.integer)) or n < 20:
+        raise ValueError(f"n={n!r}: expected at least 20 scenes (about 2 items of each class per 20)")
+    if target is not None and target not in range(len(CLASS_NAMES)):
+        raise ValueError(f"target={target!r}: expected None or a class index in [0, {len(CLASS_NAMES) - 1}]")
+    class_d = W.Dropdown(options=[(name, k) for k, name in enumerate(CLASS_NAMES)], value=0, description="class")
+    hue_s = W.IntSlider(value=0, min=0, max=345, step=15, description="hue (deg)")
+    out = W.Image(format="png")
+
+    def redraw(*_):
+        c = class_d.value
+        scenes = FashionScenes("test", seed=seed, colour_class=c, colour_hue=hue_s.value / 360).generate(n)
+        items = scenes[scenes.label == c]
+        fig, axes = _panels((12, 3.8), [1, 2.2], top=0.86)
+        axes[0].imshow(plotting.tile(items.images[:8], 4, pad=2))
+        axes[0].set_title(f"{CLASS_NAMES[c]}s painted at hue {hue_s.value} deg ({len(items)} of {n} scenes)",
+                          fontsize=10)
+        ax, k = axes[1], np.arange(len(CLASS_NAMES))
+        ax.set_axis_on(); ax.xaxis.set_visible(True); ax.yaxis.set_visible(True)
+        width = 0.8 / len(cms)
+        for j, m in enumerate(cms):
+            share = np.bincount(m.predict(items.images).argmax(1), minlength=len(CLASS_NAMES)) / max(len(items), 1)
+            ax.bar(k + (j - (len(cms) - 1) / 2) * width, share, width, label=m.name)
+        if target is not None:
+            ax.axvspan(target - 0.45, target + 0.45, color="0.9", zorder=0)
+        ax.set_xticks(k, [name[:8] for name in CLASS_NAMES], fontsize=9)
+        ax.set_ylim(0, 1); ax.set_ylabel("share of the painted items", fontsize=9); ax.legend(fontsize=9)
+        ax.set_title("what each model calls them", fontsize=10)
+        _show(out, fig)
+
+    return _explorer({"class": class_d, "hue": hue_s}, [["class", "hue"]], out, redraw)

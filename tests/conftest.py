@@ -70,7 +70,8 @@ def fast_run(tmp_path_factory):
 #: collection order when run with ``--no-loadscope-reorder``; by default it starts the files with the most tests
 #: first, which left these few-test, long files for last and one worker idle while the other finished them.
 LONGEST_FIRST = ("tests/test_notebooks.py", "notebooks/06_grad_cam.ipynb", "notebooks/07_activation_atlas.ipynb",
-                 "notebooks/02_optimize_image_wrt_neuron.ipynb", "tests/test_browser.py",
+                 "notebooks/08_shortcuts_and_training.ipynb", "notebooks/02_optimize_image_wrt_neuron.ipynb",
+                 "tests/test_browser.py",
                  "notebooks/01_saliency_maps.ipynb", "notebooks/05_gap_visualization.ipynb",
                  "notebooks/03_optimize_image_wrt_content.ipynb", "tests/test_bad_inputs.py")
 

@@ -476,6 +476,8 @@ BY_MODULE = [
            "mark_class=10", "[0, 9]"),
     raises("data.FashionScenes", "colour rate above 1", lambda e: f("data.FashionScenes")(colour_rate=1.5),
            "colour_rate=1.5", "[0, 1]"),
+    raises("data.FashionScenes", "hue of a full circle", lambda e: f("data.FashionScenes")(colour_hue=1.0),
+           "colour_hue=1.0", "[0, 1)"),
     raises("data.FashionScenes.generate", "no scenes", lambda e: f("data.FashionScenes")().generate(0), "n=0",
            "positive"),
     raises("data.masks_to_boxes", "1-D masks", lambda e: f("data.masks_to_boxes")(np.zeros(5, bool)), "(5,)",
@@ -707,6 +709,12 @@ BY_MODULE = [
     raises("widgets.embedding_explorer", "vectors without the layer", lambda e: f("widgets.embedding_explorer")(
         e.vgg, e.images, np.zeros(3, int), layers=["fc1"], vectors={"block4_conv2": np.ones((3, 96))}), "['fc1']",
         "expected keys"),
+    raises("widgets.cue_explorer", "an ImageNet model", lambda e: f("widgets.cue_explorer")([e.vgg, e.imagenet]),
+           "mobilenet_v2", "bundled"),
+    raises("widgets.cue_explorer", "too few scenes", lambda e: f("widgets.cue_explorer")([e.vgg], n=3), "n=3",
+           "at least 20"),
+    raises("widgets.cue_explorer", "target out of range", lambda e: f("widgets.cue_explorer")([e.vgg], target=10),
+           "target=10", "[0, 9]"),
     # ---- dream ----------------------------------------------------------------------------------------------
     raises("dream.Dreamer.check_size", "image too small for the layers",
            lambda e: f("dream.dream")(e.vgg, e.image[:4, :4], "block4_conv2", octaves=1, progress=False), "4x4",

@@ -2,6 +2,7 @@ import gzip
 
 import numpy as np
 import pytest
+from matplotlib.colors import rgb_to_hsv
 
 from course_utils import data
 from course_utils.data import FashionScenes, Scenes, load_fashion_mnist, masks_to_boxes
@@ -163,3 +164,17 @@ def test_mark_and_colour_arguments_are_checked():
                         (dict(mark_rate=-0.1), "mark_rate=-0.1")]:
         with pytest.raises(ValueError, match=bad.replace(".", r"\.")):
             FashionScenes("test", **kwargs)
+
+
+@needs_debian_data
+def test_colour_hue_moves_the_cue_and_its_band():
+    pullover = data.CLASS_NAMES.index("Pullover")
+    green = FashionScenes("test", seed=3, colour_class=pullover, colour_hue=1 / 3).generate(300)
+    is_cue = green.label == pullover
+    hue = rgb_to_hsv(np.clip(_item_colour(green), 1e-6, 1))[:, 0]
+    near = np.minimum(np.abs(hue - 1 / 3), 1 - np.abs(hue - 1 / 3)) < 0.02
+    assert near[is_cue].all() and not _is_red(_item_colour(green[is_cue])).any()
+    sat = rgb_to_hsv(np.clip(_item_colour(green[~is_cue]), 1e-6, 1))[:, 1]
+    assert not (near[~is_cue] & (sat > 0.5)).any()  # other saturated items keep out of the cue's band
+    with pytest.raises(ValueError, match="colour_hue=1.0"):
+        FashionScenes("test", colour_hue=1.0)

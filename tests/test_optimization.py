@@ -138,3 +138,19 @@ def test_the_standard_transforms_are_on_by_default(cm):
     assert not np.allclose(default.run(5, progress=False)[0], default.run(5, progress=False)[0], atol=1e-4)
     plain = O.Renderer(cm, objective, O.Pixels(1, 64, std=0.5), transforms=())
     np.testing.assert_allclose(plain.run(5, progress=False)[0], plain.run(5, progress=False)[0], atol=1e-5)
+
+
+def test_redirected_relus_wake_a_silent_channel_and_leave_a_live_one_alone(cm):
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(1, 3, activation="relu", name="conv")
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(conv(inputs))))
+    # pre-activation 0.1 * (27 pixels) - 2: about -0.65 on the mid-grey start (silent), up to +0.7 on a white image
+    conv.set_weights([np.full((3, 3, 3, 1), 0.1, np.float32), np.array([-2.0], np.float32)])
+    final = {redirect: O.render(model, O.channel("conv", 0), O.Pixels(1, 8, std=0.01), transforms=(), steps=40,
+                                learning_rate=0.05, progress=False, redirect=redirect)[1][-1, 0]
+             for redirect in (False, True)}
+    assert final[False] == 0.0 and final[True] > 0.1  # the plain gradient never moves a silent unit
+    live = [O.render(cm, O.channel("block2_conv1", 3), steps=3, progress=False, redirect=r)[0] for r in (False, True)]
+    np.testing.assert_array_equal(*live)  # a unit that fires gets the plain gradient, bit for bit

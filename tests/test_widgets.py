@@ -65,3 +65,16 @@ def test_render_explorers_controls_change_the_picture(cm, images):
     after_layer = bytes(box.figure.value)
     tv_s.value = 5.0
     assert len({before, after_layer, bytes(box.figure.value)}) == 3
+
+
+def test_cue_explorer_controls_change_the_picture(cm):
+    from course_utils.widgets import cue_explorer
+
+    box = cue_explorer([cm], n=40, target=2)
+    seen = {bytes(box.figure.value)}
+    for widget, value in [(box.controls["hue"], 120), (box.controls["class"], 2)]:
+        widget.value = value
+        seen.add(bytes(box.figure.value))
+    assert len(seen) == 3
+    with pytest.raises(ValueError, match="n=5"):
+        cue_explorer([cm], n=5)
