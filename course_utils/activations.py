@@ -86,7 +86,8 @@ def _tapped(model, paths: Sequence[str]):
     direct, nested = split_paths(paths)
     if not nested and not isinstance(model, keras.Sequential):
         taps = [model.get_layer(p).output for p in direct]
-        return keras.Model(model.input, taps + list(model.outputs))
+        # one input as a tensor, not a list of one: the structure callers pass (no Keras warning on each call)
+        return keras.Model(model.inputs[0] if len(model.inputs) == 1 else model.input, taps + list(model.outputs))
 
     recorded: dict[str, object] = {}
 

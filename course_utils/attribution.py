@@ -205,12 +205,13 @@ def _guided(fn, max_value=None):
     return guided
 
 
-def _redirected(fn, max_value=None):
+def _redirected(fn, max_value=None, active=None):
     """Wrap a ReLU-like function with Lucid's redirected gradient (Olah et al. 2017, ``redirected_relu_grad``):
     for an image whose ReLU passes no gradient at all (every unit the objective needs is silent), let the
     gradient through the units below zero where it would raise them, so that a render can start from a silent
-    unit. Any other image gets the ordinary ReLU gradient, unchanged. ``dy`` is the gradient of the loss, which
-    the optimizer *lowers*: ``dy < 0`` raises the unit."""
+    unit. Any other image gets the ordinary ReLU gradient, unchanged; so does every image while the boolean
+    ``active`` (a ``tf.Variable``, default always on) is False. ``dy`` is the gradient of the loss, which the
+    optimizer *lowers*: ``dy < 0`` raises the unit."""
     import tensorflow as tf
 
     @tf.custom_gradient
@@ -223,6 +224,8 @@ def _redirected(fn, max_value=None):
             upward = dy * tf.cast(passes | (dy < 0), dy.dtype)  # a silent unit may be raised, never lowered
             stuck = tf.reduce_all(tf.equal(tf.reshape(plain, [tf.shape(x)[0], -1]), 0), axis=1)
             stuck = tf.reshape(stuck, tf.concat([tf.shape(x)[:1], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+            if active is not None:
+                stuck = stuck & active
             return tf.where(stuck, upward, plain)
 
         return y, grad
@@ -239,10 +242,11 @@ def guided_relus(model: ModelLike):
 
 
 @contextlib.contextmanager
-def redirected_relus(model: ModelLike):
+def redirected_relus(model: ModelLike, active=None):
     """Inside this block, every ReLU of ``model`` back-propagates with Lucid's redirected rule (see
-    :func:`_redirected`): feature visualization of a unit that is silent on the starting image. Restored on exit."""
-    with _swapped_relus(model, _redirected):
+    :func:`_redirected`; ``active``: a boolean ``tf.Variable`` that switches it, default on): feature
+    visualization of a unit that is silent on the starting image. Restored on exit."""
+    with _swapped_relus(model, lambda fn, max_value=None: _redirected(fn, max_value, active)):
         yield model
 
 

@@ -358,11 +358,15 @@ def standard_transforms(size: int) -> list[Callable]:
     return [jitter(d), random_scale([1 + (i - 5) / 50 for i in range(11)]), random_rotate(10), jitter(max(1, d // 2))]
 
 
+#: Steps of a render that use the redirected ReLU gradient, as Lucid's ``redirected_relu_grad`` (16).
+REDIRECT_STEPS = 16
+
+
 # ---- the loop -----------------------------------------------------------------------------------------------
 
 class Renderer:
     """A compiled optimization loop for one (model, objective, parameterization, transforms), with
-    :func:`render`'s defaults (Fourier images, the standard transforms, redirected ReLU gradients).
+    :func:`render`'s defaults (Fourier images, the standard transforms).
 
     :meth:`run` resets the image and the optimizer and runs ``steps`` gradient-ascent steps without
     retracing, so a widget can re-render many times: change the ``tf.Variable`` s an objective was
@@ -370,11 +374,13 @@ class Renderer:
     """
 
     def __init__(self, cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = None,
-                 learning_rate: float = 0.05, n: int | None = None, seed: int = 0, redirect: bool = True):
+                 learning_rate: float = 0.05, n: int | None = None, seed: int = 0, redirect: bool = False):
         cm = course_model(cm)
-        self._relus = (lambda: redirected_relus(cm.model)) if redirect else contextlib.nullcontext
         import keras
         import tensorflow as tf
+
+        self._redirecting = tf.Variable(False, trainable=False)  # on for the first REDIRECT_STEPS steps of a run
+        self._relus = (lambda: redirected_relus(cm.model, self._redirecting)) if redirect else contextlib.nullcontext
 
         if not isinstance(objective, Objective):
             raise ValueError(f"objective of type {type(objective).__name__}: expected an Objective such as "
@@ -448,8 +454,12 @@ class Renderer:
         for v in self.optimizer.variables:  # Adam's step count and moments, not its learning rate
             if v.name != "learning_rate":
                 v.assign(np.zeros(v.shape, v.dtype))
-        history = np.array([self._call_step().numpy() for _ in tqdm(
-            range(capped_steps(steps)), desc=self.objective.name[:40], disable=not progress, leave=False)])
+        history = []
+        for k in tqdm(range(capped_steps(steps)), desc=self.objective.name[:40], disable=not progress, leave=False):
+            if k in (0, REDIRECT_STEPS):
+                self._redirecting.assign(k == 0)
+            history.append(self._call_step().numpy())
+        history = np.array(history)
         images = self.param().numpy()
         if not (np.isfinite(history).all() and np.isfinite(images).all()):
             bad = np.flatnonzero(~np.isfinite(history.reshape(len(history), -1)).all(axis=1))
@@ -482,7 +492,7 @@ class Renderer:
 
 def render(cm: ModelLike, objective: Objective, param=None, transforms: Sequence[Callable] | None = None,
            steps: int = 256, learning_rate: float = 0.05, n: int | None = None, seed: int = 0, progress: bool = True,
-           redirect: bool = True):
+           redirect: bool = False):
     """Maximize ``objective`` over images made by ``param`` (default :class:`Fourier`, decorrelated colour) with
     Adam, under the standard transforms by default: the recipe of notebook 02 unless switched off.
 
@@ -494,9 +504,11 @@ def render(cm: ModelLike, objective: Objective, param=None, transforms: Sequence
             ``()``: none, as feature inversion and the naive ascent of notebook 02 use).
         steps: gradient steps (>= 1, capped by ``COURSE_MAX_STEPS``); ``learning_rate``: Adam's, in (0, 10].
         n: images optimized together (default 1; leave it out when passing ``param``, which fixes it).
-        redirect: back-propagate through the ReLUs with Lucid's redirected rule
-            (:func:`course_utils.attribution.redirected_relus`): an image on which the objective's units are all
-            silent still gets a gradient that wakes them; any other image gets the plain gradient.
+        redirect: for the first :data:`REDIRECT_STEPS` steps, back-propagate through the ReLUs with Lucid's
+            redirected rule (:func:`course_utils.attribution.redirected_relus`): an image on which the objective's
+            units are all silent still gets a gradient that wakes them; any other image gets the plain gradient.
+            Off by default: on ``fashion_vgg``'s silent channel of notebook 07 (section 6) it raised the channel's
+            mean pre-activation but not its maximum above zero, and it changes nothing else.
     Returns: ``(images (n, H, W, 3) in [0, 1], history)`` where ``history`` is the objective per step ``(steps, n)``.
     """
     cm = course_model(cm)

@@ -82,7 +82,7 @@ def build_fashion_watermark(num_classes: int = 10, batch_norm: bool = False):
     import keras
 
     vgg = build_fashion_vgg(num_classes, batch_norm)
-    return keras.Model(vgg.inputs, vgg.outputs, name="fashion_watermark")
+    return keras.Model(vgg.input, vgg.output, name="fashion_watermark")
 
 
 def fold_batch_norm(trained, plain):
@@ -112,7 +112,7 @@ def build_fashion_colour(num_classes: int = 10, batch_norm: bool = False):
     import keras
 
     vgg = build_fashion_vgg(num_classes, batch_norm)
-    return keras.Model(vgg.inputs, vgg.outputs, name="fashion_colour")
+    return keras.Model(vgg.input, vgg.output, name="fashion_colour")
 
 
 def build_fashion_vgg_few(num_classes: int = 10, batch_norm: bool = False):
@@ -121,7 +121,7 @@ def build_fashion_vgg_few(num_classes: int = 10, batch_norm: bool = False):
     import keras
 
     vgg = build_fashion_vgg(num_classes, batch_norm)
-    return keras.Model(vgg.inputs, vgg.outputs, name="fashion_vgg_few")
+    return keras.Model(vgg.input, vgg.output, name="fashion_vgg_few")
 
 
 BUILDERS = {"fashion_vgg": build_fashion_vgg, "fashion_gap": build_fashion_gap,
