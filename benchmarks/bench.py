@@ -70,6 +70,7 @@ def widget_latency(model: str = "fashion_vgg", repeats: int = 5, explorers: Sequ
         "cam_explorer": lambda: widgets.cam_explorer(cm, images),
         "embedding_explorer (300 scenes)": lambda: widgets.embedding_explorer(cm, many.images, many.label,
                                                                               methods=("tsne", "pca")),
+        **({"cue_explorer (200 scenes)": lambda: widgets.cue_explorer([cm])} if cm.tier == "bundled" else {}),
     }
     makers = {k: v for k, v in makers.items() if explorers is None or k in explorers}
     for name, make in makers.items():

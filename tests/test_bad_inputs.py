@@ -1305,6 +1305,8 @@ NO_BAD_INPUT = {
     "activations.split_paths": "splits path strings; find_layer checks them",
     "attribution.score": "works on tensors inside a gradient tape; every caller checks the target first",
     "attribution.guided_relus": "takes only a model (its restore-on-error is tested in test_reliability.py)",
+    "attribution.redirected_relus": "takes a model and a flag variable, the same swap as guided_relus (the rule is "
+                                    "tested in test_optimization.py)",
     "cam.spatial_layers": "takes only a model",
     "colab.setup_cell": "formats a string",
     "data.Scenes": "a record built by FashionScenes.generate",

@@ -264,17 +264,3 @@ def test_activation_grids_in_jupyterlab(browser, lab):
         assert not nb.errors()
     finally:
         nb.close()
-
-
-def test_grad_cam_in_jupyterlab(browser, lab):
-    nb = Notebook(browser, lab, _notebook("06_grad_cam"))
-    try:
-        nb.run_all()
-        box = nb.explorer("class")
-        first = nb.figure(box)
-        label = nb.select(box, "class")
-        nb.wait_for_new_figure(box, first, f"choosing class {label}")
-        nb.screenshot(box)
-        assert not nb.errors()
-    finally:
-        nb.close()
