@@ -190,9 +190,9 @@ class FashionScenes:
             The scenes are otherwise identical to those without a mark (same seed, same items).
         mark_rate: probability that a ``mark_class`` scene carries the mark.
         colour_class: if set, items of this class are painted the cue colour (hue ``colour_hue``, saturation
-            0.87, value 0.95: :data:`CUE_SV`; red by default) with probability ``colour_rate``, and every other item's hue is
-            moved out of the cue's band (a hue within :data:`CUE_BAND` of ``colour_hue`` turns by half a
-            circle): the colour then means this class, a colour shortcut (notebook 08). Scenes with another
+            0.87, value 0.95: :data:`CUE_SV`; red by default) with probability ``colour_rate``, and every other
+            item's hue is moved out of the cue's band (a hue within :data:`CUE_BAND` of ``colour_hue`` turns by
+            half a circle): the colour then means this class, a colour shortcut (notebook 08). Scenes with another
             ``colour_class``, ``colour_rate`` or ``colour_hue`` and the same seed hold the same items at the same
             places; only their tints differ.
         colour_rate: probability that a ``colour_class`` item is painted the cue colour.
