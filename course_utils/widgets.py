@@ -457,7 +457,7 @@ def cue_explorer(models: Sequence[ModelLike], n: int = 200, seed: int = 8, targe
     Controls: the painted ``class`` and its ``hue`` in degrees (:class:`~course_utils.data.FashionScenes`
     ``colour_class``, ``colour_hue``). Draws 8 of the painted items and, for each model, the share of the
     painted items in ``n`` held-out scenes (seed ``seed``) that it assigns to each class; ``target`` (a class
-    index) is marked. A change regenerates the ``n`` scenes, about 0.3 s for 200. Introduced in
+    index) is marked. A change regenerates the ``n`` scenes: 0.45-0.52 s a move for 200 (``make bench``). Introduced in
     notebooks/08_shortcuts_and_training.ipynb."""
     import ipywidgets as W
 
