@@ -76,13 +76,18 @@ def build_fashion_gap(num_classes: int = 10, batch_norm: bool = False):
     return keras.Model(inputs, outputs, name="fashion_gap")
 
 
-def build_fashion_watermark(num_classes: int = 10, batch_norm: bool = False):
-    """The ``fashion_vgg`` architecture, trained on biased scenes: 90% of Shirt scenes carry a
-    watermark (``FashionScenes(mark_class=6, mark_rate=0.9)``), no other scene does."""
+def _vgg_named(name: str, num_classes: int, batch_norm: bool):
+    """The ``fashion_vgg`` architecture under another model name (the same layers, trained on other data)."""
     import keras
 
     vgg = build_fashion_vgg(num_classes, batch_norm)
-    return keras.Model(vgg.input, vgg.output, name="fashion_watermark")
+    return keras.Model(vgg.input, vgg.output, name=name)
+
+
+def build_fashion_watermark(num_classes: int = 10, batch_norm: bool = False):
+    """The ``fashion_vgg`` architecture, trained on biased scenes: 90% of Shirt scenes carry a
+    watermark (``FashionScenes(mark_class=6, mark_rate=0.9)``), no other scene does."""
+    return _vgg_named("fashion_watermark", num_classes, batch_norm)
 
 
 def fold_batch_norm(trained, plain):
@@ -109,19 +114,13 @@ def fold_batch_norm(trained, plain):
 def build_fashion_colour(num_classes: int = 10, batch_norm: bool = False):
     """The ``fashion_vgg`` architecture, trained on biased scenes: 90% of Pullover items are painted red
     and no other item is red (``FashionScenes(colour_class=2, colour_rate=0.9)``)."""
-    import keras
-
-    vgg = build_fashion_vgg(num_classes, batch_norm)
-    return keras.Model(vgg.input, vgg.output, name="fashion_colour")
+    return _vgg_named("fashion_colour", num_classes, batch_norm)
 
 
 def build_fashion_vgg_few(num_classes: int = 10, batch_norm: bool = False):
     """The ``fashion_vgg`` architecture, trained another way: the same 1,000 scenes in every epoch
     instead of fresh ones, so it can memorize them (overfit)."""
-    import keras
-
-    vgg = build_fashion_vgg(num_classes, batch_norm)
-    return keras.Model(vgg.input, vgg.output, name="fashion_vgg_few")
+    return _vgg_named("fashion_vgg_few", num_classes, batch_norm)
 
 
 BUILDERS = {"fashion_vgg": build_fashion_vgg, "fashion_gap": build_fashion_gap,
