@@ -98,8 +98,9 @@ def _kernel_config():
 
 
 def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None, html: bool = True,
-                 timeout: int = 900) -> RunResult:
-    """Execute ``path`` with papermill into ``out_dir`` (and an HTML copy); never raises on failure."""
+                 timeout: int = 900, cwd: Path | None = None) -> RunResult:
+    """Execute ``path`` with papermill into ``out_dir`` (and an HTML copy) in folder ``cwd`` (default: the
+    notebook's own); never raises on failure."""
     import papermill
 
     path, out_dir = Path(path), Path(out_dir)
@@ -110,7 +111,8 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None, html
         for attempt in range(3):  # kernels started side by side can draw the same free port (ZMQ "Address
             error = ""            # already in use"): the kernel dies before it runs anything, so start it again
             try:
-                papermill.execute_notebook(str(path), str(out), parameters=parameters or {}, cwd=str(path.parent),
+                papermill.execute_notebook(str(path), str(out), parameters=parameters or {},
+                                           cwd=str(cwd or path.parent),
                                            progress_bar=False, execution_timeout=timeout, kernel_name="python3",
                                            config=_kernel_config())
             except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback

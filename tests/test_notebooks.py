@@ -4,9 +4,13 @@ committed outputs, runs in the same pytest call: ``pytest tests notebooks --nbva
 ``make test`` spreads the files over two pytest-xdist workers (``--dist loadfile``): the tests that
 share a notebook run (``fast_run``) live in this one file, so they run on one worker and share it."""
 
+import re
+
 import pytest
 
 from course_utils import ROOT, runner
+
+from conftest import exercise_cells
 
 NOTEBOOKS = runner.course_notebooks()
 
@@ -14,8 +18,28 @@ NOTEBOOKS = runner.course_notebooks()
 @pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks in notebooks/ yet")
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_fast(notebook, fast_run):
-    result, _ = fast_run(notebook)
+    """Tier 2, with the folded worked solutions in place of the answers: every exercise must come out correct."""
+    import nbformat
+
+    result, executed = fast_run(notebook)
     assert result.ok, result.error
+    check = [c for c in nbformat.read(executed, as_version=4).cells
+             if c.cell_type == "code" and c.source.startswith("# Check your answers")]
+    assert len(check) == 1, "expected one cell that checks the exercises"
+    verdicts = re.findall(r"exercise (\d+): (.+)", "".join(o.get("text", "") for o in check[0].outputs))
+    assert len(verdicts) >= 2, f"expected at least two exercises, got {verdicts}"
+    assert all(v == "correct" for _, v in verdicts), f"the worked solutions do not solve: {verdicts}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_notebook_has_exercises_with_worked_solutions(notebook):
+    import nbformat
+
+    answers, solutions = exercise_cells(nbformat.read(notebook, as_version=4))
+    assert answers is not None, "no cell of answer_k = None lines"
+    assert solutions is not None, "no single <details><summary>Solutions</summary> block with a python fence"
+    assert set(re.findall(r"^(answer_\d+) =", solutions, re.M)) >= set(re.findall(r"^(answer_\d+) =", nbformat.read(
+        notebook, as_version=4).cells[answers].source, re.M)), "the solutions must set every answer"
 
 
 # ---- the same notebook twice -------------------------------------------------------------------------------
