@@ -77,6 +77,8 @@ def activation_grid(acts: np.ndarray, image: np.ndarray | None = None, channels:
     weak and dead channels stay dark). With ``image`` ``(H, W, 3)``, each map is resized and blended
     over it. Channel numbers are written in the corner of each cell (up to 48 cells).
     """
+    from matplotlib import patheffects
+
     plt = _plt()
     acts = np.asarray(acts, np.float32)
     if acts.ndim != 3:
@@ -103,7 +105,8 @@ def activation_grid(acts: np.ndarray, image: np.ndarray | None = None, channels:
         h, w = colours.shape[1:3]
         for i, c in enumerate(channels):
             r, k = divmod(i, ncols)
-            ax.text(k * (w + 1) + 0.5, r * (h + 1) + 0.5, str(c), fontsize=6, color="w", va="top")
+            ax.text(k * (w + 1) + 0.5, r * (h + 1) + 0.5, str(c), fontsize=9, color="w", va="top",
+                    path_effects=[patheffects.withStroke(linewidth=2, foreground="k")])  # legible on any map
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=10)

@@ -13,6 +13,7 @@ Every explorer is built by one scaffold (:func:`_explorer`) and returns a ``VBox
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -53,6 +54,37 @@ def _panels(figsize: tuple[float, float], widths: Sequence[float], top: float = 
     return fig, axes
 
 
+@functools.cache
+def _explorer_box():
+    """``VBox`` whose display also carries a JPEG of its figure as it is now, so that a viewer without a kernel
+    (GitHub, a notebook's static preview) shows the explorer's first state instead of ``VBox(children=...)``;
+    JupyterLab, Colab and VS Code prefer the live widget. (ipywidgets 7 displays through ``_ipython_display_``
+    and shows only the widget.)"""
+    import ipywidgets as W
+
+    class Explorer(W.VBox):
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs)
+            if bundle is not None and getattr(self, "figure", None) is not None and self.figure.value:
+                bundle["image/jpeg"] = _jpeg(bytes(self.figure.value))
+                bundle["text/plain"] = "an explorer (ipywidgets): run the notebook in Jupyter to move its controls"
+            return bundle
+
+    return Explorer
+
+
+def _jpeg(png: bytes, quality: int = 85) -> str:
+    """A PNG as base64 JPEG text (a tenth of the size for photos and heatmaps)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(buffer, format="jpeg", quality=quality)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def _explorer(controls: Mapping[str, object], rows: Sequence[Sequence[str]], out, redraw: Callable,
               handlers: Mapping[str, Callable] | None = None):
     """The scaffold of every explorer: ``controls`` (name -> widget) laid out in ``rows`` of names above
@@ -62,7 +94,7 @@ def _explorer(controls: Mapping[str, object], rows: Sequence[Sequence[str]], out
 
     for name, control in controls.items():
         control.observe((handlers or {}).get(name, redraw), names="value")
-    box = W.VBox([W.HBox([controls[name] for name in row]) for row in rows if row] + [out])
+    box = _explorer_box()([W.HBox([controls[name] for name in row]) for row in rows if row] + [out])
     box.controls, box.figure, box.redraw = dict(controls), out, redraw
     redraw()
     return box

@@ -35,6 +35,25 @@ def test_activation_explorer_controls_change_the_picture(cm, images):
     assert channel_s.max == 95  # the channel slider follows the layer's width
 
 
+def test_an_explorer_shows_its_first_state_where_no_kernel_runs(cm, images):
+    """GitHub and static previews cannot draw a widget: the display carries a JPEG of the current figure."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from course_utils.widgets import activation_explorer
+
+    box = activation_explorer(cm, images)
+    bundle = box._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # live frontends still get the widget
+    assert "VBox" not in bundle["text/plain"]
+    still = Image.open(io.BytesIO(base64.b64decode(bundle["image/jpeg"])))
+    assert still.format == "JPEG" and still.size == Image.open(io.BytesIO(bytes(box.figure.value))).size
+    box.controls["layer"].value = cm.feature_layers[-1]  # the snapshot follows the figure
+    assert box._repr_mimebundle_()["image/jpeg"] != bundle["image/jpeg"]
+
+
 def test_saliency_explorer_controls_change_the_picture(cm, images):
     from course_utils.widgets import saliency_explorer
 
