@@ -48,20 +48,21 @@ def rng():
 
 @pytest.fixture(scope="session")
 def fast_run(tmp_path_factory):
-    """``fast_run(notebook, hash_seed)``: the notebook executed once per session with FAST parameters and
-    ``PYTHONHASHSEED=hash_seed`` (the kernel inherits it) -> ``(RunResult, executed path)``. The tier-2 run
-    and the determinism test share the run they have in common instead of paying for it twice."""
+    """``fast_run(notebook, hash_seed, solved)``: the notebook executed once per session with FAST parameters and
+    ``PYTHONHASHSEED=hash_seed`` (the kernel inherits it), with its exercises solved and checked twice
+    (:func:`solved_copy`) unless ``solved`` is False -> ``(RunResult, executed path)``. The tier-2 run and the
+    determinism test share the run they have in common instead of paying for it twice."""
     from course_utils import runner
 
     runs: dict = {}
 
-    def run(notebook, hash_seed: str = "0"):
-        key = (str(notebook), hash_seed)
+    def run(notebook, hash_seed: str = "0", solved: bool = True):
+        key = (str(notebook), hash_seed, solved)
         if key not in runs:
             out_dir = tmp_path_factory.mktemp(f"fast-{notebook.stem}-{hash_seed}")
-            solved = solved_copy(notebook, tmp_path_factory.mktemp(f"solved-{notebook.stem}-{hash_seed}"))
+            path = solved_copy(notebook, tmp_path_factory.mktemp(f"solved-{notebook.stem}")) if solved else notebook
             with mock.patch.dict(os.environ, PYTHONHASHSEED=hash_seed):
-                result = runner.run_notebook(solved, out_dir, parameters=runner.FAST_PARAMETERS, html=False,
+                result = runner.run_notebook(path, out_dir, parameters=runner.FAST_PARAMETERS, html=False,
                                              cwd=notebook.parent)
             runs[key] = (result, out_dir / notebook.name)
         return runs[key]
@@ -81,15 +82,36 @@ def exercise_cells(nb) -> tuple[int | None, str | None]:
     return answers, (found[0] if len(found) == 1 else None)
 
 
+#: The tests' second pass over the checks: every answer made wrong but kept well-typed (numbers moved, names
+#: changed; anything else, such as an image or a map, unset), then the check cell's code again
+WRONG_PASS = """# Tests only: the worked solutions' answers made wrong; every check must now say "not yet"
+def _wrong(value):
+    if isinstance(value, str):
+        return value + " (not it)"
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return a * 1.5 + 3.7 if a.ndim <= 1 else None
+
+
+for _name in [name for name in list(globals()) if name.startswith("answer_")]:
+    globals()[_name] = _wrong(globals()[_name])
+"""
+
+
 def solved_copy(notebook, out_dir):
-    """A copy of ``notebook`` in ``out_dir`` whose answers cell holds the worked solutions, so the tier-2 run also
-    runs the solutions and the cell that checks them (``test_notebooks`` requires every verdict "correct")."""
+    """A copy of ``notebook`` in ``out_dir`` whose answers cell holds the worked solutions and whose check cell is
+    followed by :data:`WRONG_PASS` and the checks again: the tier-2 run runs the solutions, and ``test_notebooks``
+    requires every verdict "correct" the first time and "not yet" the second."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
     answers, solutions = exercise_cells(nb)
     if answers is not None and solutions is not None:
         nb.cells[answers].source = solutions
+        check = next(i for i, c in enumerate(nb.cells) if c.source.startswith("# Check your answers"))
+        nb.cells.insert(check + 1, nbformat.v4.new_code_cell(WRONG_PASS + nb.cells[check].source))
     path = out_dir / notebook.name
     nbformat.write(nb, path)
     return path
