@@ -53,7 +53,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || $(MAKE) --no-print-directory apt PKG=python3-venv
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --no-compile -r requirements.txt  # .pyc only for what is imported: 112 -> 58 s
+	$(PY) -m pip install -q -r requirements.txt  # compiled now: with PYTHONDONTWRITEBYTECODE set, never later
 	$(PY) -m pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 

@@ -74,7 +74,7 @@ def _explorer_box():
 
 
 def _jpeg(png: bytes, quality: int = 85) -> str:
-    """A PNG as base64 JPEG text (a tenth of the size for photos and heatmaps)."""
+    """A PNG as base64 JPEG text (notebook 00's explorer: 110 KB against the PNG's 404 KB, both base64)."""
     import base64
     import io
 

@@ -117,10 +117,11 @@ def solved_copy(notebook, out_dir):
     return path
 
 
-#: Whole files that take longest (measured with ``--durations``: the FAST notebook runs ~470 s, 06's nbval cells
-#: ~300 s, the browser ~130 s, ...), started first. pytest-xdist hands out whole files (``--dist loadfile``) in
-#: collection order when run with ``--no-loadscope-reorder``; by default it starts the files with the most tests
-#: first, which left these few-test, long files for last and one worker idle while the other finished them.
+#: Whole files that take longest (measured with ``--durations``: the FAST notebook runs with their solutions
+#: ~680 s, 06's nbval cells ~270 s, 07's ~210 s, 08's ~175 s, ...), started first. pytest-xdist hands out whole
+#: files (``--dist loadfile``) in collection order when run with ``--no-loadscope-reorder``; by default it starts
+#: the files with the most tests first, which left these few-test, long files for last and one worker idle while
+#: the other finished them.
 LONGEST_FIRST = ("tests/test_notebooks.py", "notebooks/06_grad_cam.ipynb", "notebooks/07_activation_atlas.ipynb",
                  "notebooks/08_shortcuts_and_training.ipynb", "notebooks/02_optimize_image_wrt_neuron.ipynb",
                  "tests/test_browser.py",

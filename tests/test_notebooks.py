@@ -39,11 +39,12 @@ def test_notebook_runs_fast(notebook, fast_run):
 def test_every_notebook_has_exercises_with_worked_solutions(notebook):
     import nbformat
 
-    answers, solutions = exercise_cells(nbformat.read(notebook, as_version=4))
+    nb = nbformat.read(notebook, as_version=4)
+    answers, solutions = exercise_cells(nb)
     assert answers is not None, "no cell of answer_k = None lines"
     assert solutions is not None, "no single <details><summary>Solutions</summary> block with a python fence"
-    assert set(re.findall(r"^(answer_\d+) =", solutions, re.M)) >= set(re.findall(r"^(answer_\d+) =", nbformat.read(
-        notebook, as_version=4).cells[answers].source, re.M)), "the solutions must set every answer"
+    asked = set(re.findall(r"^(answer_\d+) =", nb.cells[answers].source, re.M))
+    assert set(re.findall(r"^(answer_\d+) =", solutions, re.M)) >= asked, "the solutions must set every answer"
 
 
 # ---- the same notebook twice -------------------------------------------------------------------------------
