@@ -71,6 +71,7 @@ def fast_run(tmp_path_factory):
 
 SOLUTIONS = re.compile(r"<details><summary>Solutions</summary>\s*```python\n(.*?)\n```\s*</details>", re.S)
 ANSWERS = re.compile(r"(answer_\d+ = None\n?)+")
+CHECK_CELL = "# Check your answers"  # how the cell that checks the exercises begins
 
 
 def exercise_cells(nb) -> tuple[int | None, str | None]:
@@ -110,7 +111,7 @@ def solved_copy(notebook, out_dir):
     answers, solutions = exercise_cells(nb)
     if answers is not None and solutions is not None:
         nb.cells[answers].source = solutions
-        check = next(i for i, c in enumerate(nb.cells) if c.source.startswith("# Check your answers"))
+        check = next(i for i, c in enumerate(nb.cells) if c.source.startswith(CHECK_CELL))
         nb.cells.insert(check + 1, nbformat.v4.new_code_cell(WRONG_PASS + nb.cells[check].source))
     path = out_dir / notebook.name
     nbformat.write(nb, path)

@@ -10,7 +10,7 @@ import pytest
 
 from course_utils import ROOT, runner
 
-from conftest import WRONG_PASS, exercise_cells
+from conftest import CHECK_CELL, WRONG_PASS, exercise_cells
 
 NOTEBOOKS = runner.course_notebooks()
 
@@ -25,7 +25,7 @@ def test_notebook_runs_fast(notebook, fast_run):
     result, executed = fast_run(notebook)
     assert result.ok, result.error
     cells = nbformat.read(executed, as_version=4).cells
-    check = [c for c in cells if c.cell_type == "code" and c.source.startswith("# Check your answers")]
+    check = [c for c in cells if c.cell_type == "code" and c.source.startswith(CHECK_CELL)]
     wrong = [c for c in cells if c.cell_type == "code" and c.source.startswith(WRONG_PASS)]
     assert len(check) == 1 and len(wrong) == 1, "expected one cell that checks the exercises"
     solved, again = (re.findall(r"exercise \d+: (.+)", "".join(o.get("text", "") for o in c[0].outputs))
