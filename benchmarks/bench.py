@@ -5,7 +5,7 @@
     python -m benchmarks.bench report      # all of it, side by side with tf-keras-vis -> docs/benchmarks.md
 
 Each interaction sets one control of an explorer (exactly what a slider move does) and times until
-its figure is rendered to PNG; the first draw (which builds and traces sub-models) is excluded and
+its figure is rendered to JPEG; the first draw (which builds and traces sub-models) is excluded and
 reported separately. Every control is moved ``repeats`` times to new values; the median is reported.
 
 ``leaks`` moves the layer, channel and class controls of the explorers in turn, as a lecturer would
@@ -664,7 +664,7 @@ def write_report(results: dict, path=None) -> str:
         lines.append("")
     lines += _section(
         "Widgets: one slider move",
-        "Bundled model, one control set to a new value (what a slider move does) until the figure is a PNG; median "
+        "Bundled model, one control set to a new value (what a slider move does) until the figure is a JPEG; median "
         "of a few moves; the first draw builds and traces sub-models. A new t-SNE layout is computed when the "
         "embedding explorer's layer or perplexity changes (then memoized). Where SmoothGrad or Integrated Gradients "
         "refine their map, the first figure comes before the last.",

@@ -69,13 +69,14 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
 
 
 def activation_grid(acts: np.ndarray, image: np.ndarray | None = None, channels: Sequence[int] | None = None,
-                    ncols: int = 16, cmap: str = "inferno", shared_scale: bool = False, ax=None,
-                    title: str | None = None, cell: float = 0.75):
+                    ncols: int = 16, cmap: str = "inferno", ax=None,
+                    title: str | None = None, cell: float = 0.75, peaks: Sequence[float] | None = None):
     """Every channel of one image's activations ``acts`` ``(h, w, c)`` as a heatmap (warm = high).
 
-    Each map is scaled to its own maximum, or with ``shared_scale`` to the layer's maximum (then
-    weak and dead channels stay dark). With ``image`` ``(H, W, 3)``, each map is resized and blended
-    over it. Channel numbers are written in the corner of each cell (up to 48 cells).
+    Each map is scaled to its own maximum, or to ``peaks`` ``(len(channels),)``, e.g. each channel's
+    maximum over several images, so that grids of different images compare channel by channel (weak
+    maps stay dark). With ``image`` ``(H, W, 3)``, each map is resized and blended over it. Channel
+    numbers are written in the corner of each cell (up to 48 cells).
     """
     from matplotlib import patheffects
 
@@ -88,7 +89,13 @@ def activation_grid(acts: np.ndarray, image: np.ndarray | None = None, channels:
     if bad:
         raise ValueError(f"channels {bad}: expected 0 <= channel < {acts.shape[-1]}")
     maps = np.moveaxis(acts[..., channels], -1, 0)
-    peak = maps.max() if shared_scale else maps.max(axis=(1, 2), keepdims=True)
+    if peaks is not None:
+        peak = np.asarray(peaks, np.float32).reshape(-1, 1, 1)
+        if len(peak) != len(channels) or not np.isfinite(peak).all():
+            raise ValueError(f"peaks of shape {np.shape(peaks)}: expected {len(channels)} finite numbers, "
+                             "one per channel")
+    else:
+        peak = maps.max(axis=(1, 2), keepdims=True)
     maps = np.clip(maps / np.maximum(peak, 1e-8), 0, 1)
     colours = plt.get_cmap(cmap)(maps)[..., :3]
     if image is not None:

@@ -104,3 +104,18 @@ def test_compiled_features_match_the_eager_pass_and_trace_once(tiny_model, rng):
     for a, b in zip(eager, compiled):
         np.testing.assert_allclose(a, b, atol=1e-5)
     assert compiled_features(tiny_model, ["conv_a", "conv_b"]).experimental_get_tracing_count() == 1
+
+
+def test_activation_grid_with_peaks_keeps_a_weak_channel_dark():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils import plotting
+
+    acts = np.zeros((4, 4, 2), np.float32)
+    acts[1, 1] = (2.0, 0.5)  # channel 1 fires a quarter as strongly as channel 0
+    brightest = lambda fig, cell: fig.axes[0].images[0].get_array()[:4, cell * 5:cell * 5 + 4].max()  # noqa: E731
+    own = plotting.activation_grid(acts)
+    shared = plotting.activation_grid(acts, peaks=[2.0, 2.0])
+    assert np.isclose(brightest(own, 1), brightest(own, 0))  # each map to its own maximum: both look the same
+    assert brightest(shared, 1) < 0.8 * brightest(shared, 0)  # one scale: the weak channel stays darker
