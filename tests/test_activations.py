@@ -110,6 +110,8 @@ def test_activation_grid_with_peaks_keeps_a_weak_channel_dark():
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from course_utils import plotting
 
     acts = np.zeros((4, 4, 2), np.float32)
@@ -117,5 +119,8 @@ def test_activation_grid_with_peaks_keeps_a_weak_channel_dark():
     brightest = lambda fig, cell: fig.axes[0].images[0].get_array()[:4, cell * 5:cell * 5 + 4].max()  # noqa: E731
     own = plotting.activation_grid(acts)
     shared = plotting.activation_grid(acts, peaks=[2.0, 2.0])
-    assert np.isclose(brightest(own, 1), brightest(own, 0))  # each map to its own maximum: both look the same
-    assert brightest(shared, 1) < 0.8 * brightest(shared, 0)  # one scale: the weak channel stays darker
+    try:
+        assert np.isclose(brightest(own, 1), brightest(own, 0))  # each map to its own maximum: both look the same
+        assert brightest(shared, 1) < 0.8 * brightest(shared, 0)  # one scale: the weak channel stays darker
+    finally:
+        plt.close("all")
