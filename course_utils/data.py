@@ -178,10 +178,11 @@ class FashionScenes:
 
     Args:
         split: ``"train"`` or ``"test"``: which Fashion-MNIST items to place (held-out scenes use test).
-        items: 1 or 2 items per scene (two items never share a class and overlap little).
+        items: 1 to 4 items per scene (no two share a class; each later item takes the least covered of 20
+            places, so they overlap little): with several, a map for one item's class must find that item.
         size: scene side in pixels.
         scale: range of item side in pixels (items are 28x28, resized); default (28, 44) for one
-            item, (22, 34) for two so that both fit side by side.
+            item, (22, 34) for two so that both fit side by side, (18, 28) for three or four.
         background: ``"texture"`` (random colour field plus stripes) or ``"plain"`` (one grey level).
         seed: base seed; ``generate(n)`` with the same seed returns the same scenes.
         source: Fashion-MNIST source, see :func:`load_fashion_mnist`.
@@ -205,8 +206,8 @@ class FashionScenes:
                  background: str = "texture", seed: int = 0, source: str = "auto",
                  mark_class: int | None = None, mark_rate: float = 1.0,
                  colour_class: int | None = None, colour_rate: float = 1.0, colour_hue: float = 0.0):
-        if items not in (1, 2):
-            raise ValueError(f"items={items!r}: expected 1 or 2")
+        if items not in (1, 2, 3, 4):
+            raise ValueError(f"items={items!r}: expected 1, 2, 3 or 4")
         if background not in ("texture", "plain"):
             raise ValueError(f"background={background!r}: expected 'texture' or 'plain'")
         for name, cls, rate in (("mark", mark_class, mark_rate), ("colour", colour_class, colour_rate)):
@@ -218,7 +219,7 @@ class FashionScenes:
         if not 0.0 <= colour_hue < 1.0:
             raise ValueError(f"colour_hue={colour_hue!r}: expected a hue in [0, 1)")
         self.colour_class, self.colour_rate, self.colour_hue = colour_class, colour_rate, colour_hue
-        scale = scale or ((28, 44) if items == 1 else (22, 34))
+        scale = scale or {1: (28, 44), 2: (22, 34)}.get(items, (18, 28))
         if not (8 <= scale[0] <= scale[1] <= size):
             raise ValueError(f"scale={scale!r}: expected 8 <= min <= max <= size={size}")
         self.split, self.items, self.size, self.scale = split, items, size, scale
@@ -267,7 +268,7 @@ class FashionScenes:
             taken = np.zeros((s, s), bool)
             for j in range(k):
                 idx = rng.integers(len(self.x))
-                while j and self.y[idx] == labels[i, 0]:
+                while self.y[idx] in labels[i, :j]:
                     idx = rng.integers(len(self.x))
                 labels[i, j] = self.y[idx]
                 if self.colour_class is not None and labels[i, j] == self.colour_class and painted[i, j]:

@@ -125,3 +125,17 @@ def resize(image: np.ndarray, size: int, fit: str = "crop") -> np.ndarray:
         image = image[top:top + side, left:left + side]
     img = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8))
     return np.asarray(img.resize((size, size), Image.BICUBIC), np.float32) / 255.0
+
+
+def mosaic(images: np.ndarray, grid: int, size: int) -> np.ndarray:
+    """A ``grid x grid`` mosaic ``(size, size, 3)`` of ``grid**2`` images ``(grid**2, H, W, 3)`` in [0, 1], row by
+    row, each centre-cropped and resized to a ``ceil(size / grid)`` px square (the last row and column lose what
+    passes ``size``): the input of the grid pointing game (Rao et al. 2022, arXiv:2202.11299; notebook 06).
+    :func:`course_utils.metrics.tile_masks` gives the tiles' masks."""
+    if not isinstance(grid, (int, np.integer)) or grid < 1 or not isinstance(size, (int, np.integer)) or size < grid:
+        raise ValueError(f"grid={grid!r}, size={size!r}: expected whole numbers with 1 <= grid <= size")
+    if np.ndim(images) != 4 or len(images) != grid * grid:
+        raise ValueError(f"images of shape {np.shape(images)}: expected {grid * grid} images (N, H, W, 3)")
+    side = -(-size // grid)
+    cells = np.stack([resize(im, side) for im in images]).reshape(grid, grid, side, side, 3)
+    return cells.transpose(0, 2, 1, 3, 4).reshape(grid * side, grid * side, 3)[:size, :size]

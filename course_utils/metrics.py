@@ -8,7 +8,11 @@
 - :func:`perturbation_curves`, :func:`auc` deletion and insertion (Petsiuk et al. 2018, arXiv:1806.07421):
   does the score fall fast when the map's top pixels go, and rise fast when they come back?
 - :func:`psnr`, :func:`ssim` image similarity (Wang et al. 2004) for feature inversion (notebook 03)
-- :func:`mean_interval` a mean with its bootstrap interval, for rankings of methods
+- :func:`mean_interval` a mean with its bootstrap interval, for rankings of methods; :func:`rate_interval`
+  a hit rate with its Wilson interval (not zero-width at 0% or 100%)
+- :func:`model_free_maps` maps that know no model (contrast, brightness, edges, a centre prior, random):
+  the baselines every localization score must beat
+- :func:`tile_masks` the tiles of a mosaic, for the grid pointing game (Rao et al. 2022, arXiv:2202.11299)
 
 Introduced in notebooks/01_saliency_maps.ipynb.
 """
@@ -70,24 +74,19 @@ def random_pointing_baseline(masks: np.ndarray) -> float:
     return float(np.asarray(masks, bool).mean())
 
 
-def _ranks(a: np.ndarray) -> np.ndarray:
-    r = np.empty(a.shape[-1], np.float64)
-    r[np.argsort(a, kind="stable")] = np.arange(a.shape[-1])
-    return r
-
-
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation of each pair of maps ``(N, H, W)`` -> ``(N,)`` (0 for a constant map)."""
+    """Spearman rank correlation of each pair of maps ``(N, H, W)`` -> ``(N,)``: tied values share their
+    average rank, exactly ``scipy.stats.spearmanr`` (ReLU'd maps are full of ties: ranking them by position
+    would make two unrelated sparse maps agree). A constant map ranks nothing: 0, where scipy gives NaN."""
+    from scipy.stats import rankdata
+
     _same_shape(a, b, "maps", "(N, H, W)")
     a, b = check_finite(a, "maps a", "maps"), check_finite(b, "maps b", "maps")
-    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
-    out = np.zeros(len(a))
-    for i in range(len(a)):
-        ra, rb = _ranks(a[i]), _ranks(b[i])
-        ra, rb = ra - ra.mean(), rb - rb.mean()
-        denom = np.sqrt((ra ** 2).sum() * (rb ** 2).sum())
-        out[i] = (ra * rb).sum() / denom if denom > 0 and np.ptp(a[i]) > 0 and np.ptp(b[i]) > 0 else 0.0
-    return out
+    ra = rankdata(np.reshape(a, (len(a), -1)), axis=1)
+    rb = rankdata(np.reshape(b, (len(b), -1)), axis=1)
+    ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
+    denom = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
+    return np.where(denom > 0, (ra * rb).sum(1) / np.where(denom > 0, denom, 1), 0.0)
 
 
 def cascading_randomization(model, layers: Sequence[str], seed: int = 0) -> Iterator[tuple[str, object]]:
@@ -232,3 +231,65 @@ def mean_interval(values, level: float = 0.95, resamples: int = 2000, seed: int 
     means = v[np.random.default_rng(seed).integers(0, len(v), (resamples, len(v)))].mean(1)
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return float(v.mean()), float(low), float(high)
+
+
+def rate_interval(hits, level: float = 0.95) -> tuple[float, float, float]:
+    """``(rate, low, high)`` of ``hits`` ``(N,)`` (bools, or 0/1): the hit rate and its Wilson score interval
+    (Wilson 1927; ``scipy.stats.binomtest(k, n).proportion_ci("wilson")``), which stays wide at 0 or N hits,
+    where a bootstrap interval collapses to a point."""
+    from scipy.stats import norm
+
+    h = np.asarray(hits, np.float64)
+    check_finite(h, "hits")
+    if h.ndim != 1 or len(h) < 1 or not np.isin(h, (0, 1)).all():
+        raise ValueError(f"hits of shape {h.shape}: expected one bool (or 0/1) per item (N,), N >= 1")
+    level = check_number("level", level, 0, 1, low_open=True)
+    if level >= 1:
+        raise ValueError(f"level={level!r}: expected a number > 0 and < 1")
+    n, p = len(h), h.mean()
+    z = norm.ppf((1 + level) / 2)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float(p), float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+MODEL_FREE = ("contrast", "brightness", "edges", "centre", "random")
+
+
+def model_free_maps(images: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """Maps ``(N, H, W)`` of ``images`` ``(N, H, W, 3)`` in [0, 1] that know no model, the baselines of every
+    localization score: ``contrast`` ``|gray - mean(gray)|``, ``brightness`` (gray, the channel mean), ``edges``
+    (Sobel gradient magnitude of gray), ``centre`` (a Gaussian bump, sigma a quarter of the side) and ``random``
+    (uniform noise from ``seed``). A method that does not beat them has not shown it uses the model."""
+    from scipy.ndimage import sobel
+
+    if np.ndim(images) != 4 or len(images) == 0:
+        raise ValueError(f"images of shape {np.shape(images)}: expected a batch (N, H, W, 3)")
+    images = check_image_values(images)
+    gray = np.asarray(images, np.float32).mean(-1)
+    n, h, w = gray.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    r2 = ((yy - (h - 1) / 2) ** 2 + (xx - (w - 1) / 2) ** 2) / (min(h, w) / 4) ** 2
+    return {
+        "contrast": np.abs(gray - gray.mean(axis=(1, 2), keepdims=True)),
+        "brightness": gray,
+        "edges": np.hypot(sobel(gray, axis=1), sobel(gray, axis=2)).astype(np.float32),
+        "centre": np.broadcast_to(np.exp(-r2 / 2), gray.shape).astype(np.float32),
+        "random": np.random.default_rng(seed).random(gray.shape).astype(np.float32),
+    }
+
+
+def tile_masks(grid: int, size: int, tiles) -> np.ndarray:
+    """``(N, size, size)`` bool: the mask of tile ``tiles[i]`` (row by row, ``0 .. grid**2 - 1``) of a
+    ``grid x grid`` mosaic of side ``size`` as :func:`course_utils.images.mosaic` lays it out. With these masks
+    :func:`energy_on_mask` is the grid pointing game's score (the map's positive mass in the target tile; chance
+    ``1 / grid**2`` for a flat map) and :func:`pointing_game` its hit (the maximum in the tile)."""
+    grid = check_number("grid", grid, 1, integer=True)
+    size = check_number("size", size, grid, integer=True)
+    tiles = np.atleast_1d(np.asarray(tiles))
+    if tiles.ndim != 1 or tiles.dtype.kind not in "iu" or tiles.min(initial=0) < 0 or tiles.max(initial=0) >= grid * grid:
+        raise ValueError(f"tiles={tiles!r}: expected whole numbers in [0, {grid * grid - 1}]")
+    side = -(-size // grid)
+    cell = np.minimum(np.arange(size) // side, grid - 1)
+    index = cell[:, None] * grid + cell[None, :]
+    return index[None] == tiles[:, None, None]

@@ -109,10 +109,13 @@ def test_boxes_are_tight_around_masks():
     assert masks_to_boxes(np.zeros((1, 5, 5), bool)).tolist() == [[0, 0, 0, 0]]
 
 
-def test_two_item_scenes():
-    scenes = FashionScenes("test", items=2, seed=0).generate(30)
-    assert scenes.labels.shape == (30, 2) and (scenes.labels[:, 0] != scenes.labels[:, 1]).all()
-    assert not (scenes.masks[:, 0] & scenes.masks[:, 1]).any()  # visible parts never share a pixel
+@pytest.mark.parametrize("items", [2, 3, 4])
+def test_several_item_scenes(items):
+    scenes = FashionScenes("test", items=items, seed=0).generate(30)
+    assert scenes.labels.shape == (30, items)
+    assert all(len(set(row)) == items for row in scenes.labels.tolist())  # distinct classes in every scene
+    overlap = scenes.masks.sum(1)  # (N, H, W): how many visible items claim each pixel
+    assert overlap.max() == 1  # visible parts never share a pixel
     assert (scenes.masks.sum((2, 3)) > 0).mean() > 0.95
 
 
@@ -123,7 +126,7 @@ def test_scenes_slicing():
     assert len(scenes[1:3]) == 2
 
 
-@pytest.mark.parametrize("kwargs, bad", [(dict(items=3), "items=3"), (dict(background="noise"), "'noise'"),
+@pytest.mark.parametrize("kwargs, bad", [(dict(items=5), "items=5"), (dict(background="noise"), "'noise'"),
                                          (dict(scale=(30, 80)), "scale=(30, 80)")])
 def test_bad_scene_arguments(kwargs, bad):
     with pytest.raises(ValueError) as e:

@@ -83,3 +83,87 @@ def test_mean_interval_covers_the_mean_and_shrinks_with_more_items():
     assert np.isclose(hi2 - lo2, 2 * 1.96 * np.sqrt(0.21 / 2000), rtol=0.15)  # the normal approximation
     assert mean_interval(few) == (m, lo, hi)  # seeded: the same on every run
     assert mean_interval(np.ones(5)) == (1.0, 1.0, 1.0)
+
+
+def test_rank_correlation_equals_scipy_on_tied_maps():
+    """Average ranks for ties, as scipy's Spearman: sparse (ReLU'd) maps and one-hot maps are all ties."""
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(3)
+    sparse = np.where(rng.random((6, 12, 12)) < 0.8, 0.0, rng.random((6, 12, 12)))  # 80% zeros
+    sparse_b = np.where(rng.random((6, 12, 12)) < 0.8, 0.0, rng.random((6, 12, 12)))
+    coarse = np.round(rng.random((6, 12, 12)) * 3)  # four levels: ties everywhere
+    one_hot = np.zeros((2, 8, 8)); one_hot[0, 1, 1] = one_hot[1, 6, 5] = 1
+    for a, b in ((sparse, sparse_b), (sparse, coarse), (one_hot[:1], one_hot[1:])):
+        ref = [spearmanr(u.ravel(), v.ravel())[0] for u, v in zip(a, b)]
+        np.testing.assert_allclose(rank_correlation(a, b), ref, atol=1e-12)
+    assert abs(rank_correlation(sparse, sparse_b).mean()) < 0.15  # unrelated sparse maps do not agree
+    assert rank_correlation(one_hot[:1], np.zeros((1, 8, 8))).tolist() == [0.0]  # constant: 0, scipy says NaN
+
+
+@pytest.mark.parametrize("k, n", [(0, 20), (20, 20), (7, 20), (150, 200), (1, 1)])
+def test_rate_interval_is_scipys_wilson_interval(k, n):
+    from scipy.stats import binomtest
+
+    from course_utils.metrics import rate_interval
+
+    rate, lo, hi = rate_interval(np.r_[np.ones(k, bool), np.zeros(n - k, bool)])
+    ci = binomtest(k, n).proportion_ci(method="wilson")
+    assert rate == k / n and lo == pytest.approx(ci.low, abs=1e-12) and hi == pytest.approx(ci.high, abs=1e-12)
+    assert hi - lo > 0.05  # never zero-width, at 0% and 100% too
+
+
+@pytest.mark.parametrize("bad", [[], [0.5, 1.0], [[1, 0]], [np.nan]])
+def test_rate_interval_bad_hits(bad):
+    from course_utils.metrics import rate_interval
+
+    with pytest.raises(ValueError, match="hits"):
+        rate_interval(np.asarray(bad, float))
+
+
+def test_model_free_maps_point_at_a_bright_square_without_a_model():
+    from course_utils.metrics import MODEL_FREE, model_free_maps
+
+    images = np.full((3, 32, 32, 3), 0.2, np.float32)
+    masks = np.zeros((3, 32, 32), bool)
+    for i, (y, x) in enumerate([(2, 3), (20, 18), (4, 22)]):
+        images[i, y:y + 6, x:x + 6] = 0.9
+        masks[i, y:y + 6, x:x + 6] = True
+    maps = model_free_maps(images)
+    assert tuple(maps) == MODEL_FREE and all(m.shape == (3, 32, 32) and np.isfinite(m).all() for m in maps.values())
+    assert pointing_game(maps["contrast"], masks).all() and pointing_game(maps["brightness"], masks).all()
+    from scipy.ndimage import binary_dilation
+
+    border = np.stack([binary_dilation(m, iterations=1) for m in masks])
+    assert energy_on_mask(maps["edges"], border).min() > 0.99  # the edges are the square's border, nothing else
+    assert np.unravel_index(maps["centre"][0].argmax(), (32, 32)) in {(15, 15), (15, 16), (16, 15), (16, 16)}
+    np.testing.assert_array_equal(maps["random"], model_free_maps(images)["random"])  # seeded
+    with pytest.raises(ValueError, match="images"):
+        model_free_maps(np.zeros((32, 32, 3)))
+
+
+@pytest.mark.parametrize("grid, size", [(2, 224), (3, 224), (3, 10)])
+def test_mosaic_and_tile_masks_agree(grid, size):
+    """Each tile of the mosaic holds its photo, and its mask covers exactly the tile: the tiles partition it."""
+    from course_utils.images import mosaic
+    from course_utils.metrics import tile_masks
+
+    colours = np.linspace(0.1, 0.9, grid * grid)
+    photos = np.broadcast_to(colours[:, None, None, None], (grid * grid, 20, 30, 3)).astype(np.float32)
+    m = mosaic(photos, grid, size)
+    masks = tile_masks(grid, size, np.arange(grid * grid))
+    assert m.shape == (size, size, 3) and masks.shape == (grid * grid, size, size)
+    np.testing.assert_array_equal(masks.sum(0), 1)  # every pixel in exactly one tile
+    for t in range(grid * grid):
+        np.testing.assert_allclose(m[masks[t]], colours[t], atol=1 / 255)
+    # the grid pointing game is energy_on_mask on these masks: a flat map scores the tile's area, ~ 1 / tiles
+    flat = np.ones((1, size, size))
+    assert energy_on_mask(flat, masks[:1])[0] == pytest.approx(masks[0].mean())
+
+
+@pytest.mark.parametrize("tiles", [[4], [-1], [0.5]])
+def test_tile_masks_bad_tiles(tiles):
+    from course_utils.metrics import tile_masks
+
+    with pytest.raises(ValueError, match="tiles"):
+        tile_masks(2, 64, tiles)
