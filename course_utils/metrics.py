@@ -273,7 +273,7 @@ def model_free_maps(images: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     return {
         "contrast": np.abs(gray - gray.mean(axis=(1, 2), keepdims=True)),
         "brightness": gray,
-        "edges": np.hypot(sobel(gray, axis=1), sobel(gray, axis=2)).astype(np.float32),
+        "edges": np.stack([np.hypot(sobel(g, axis=0), sobel(g, axis=1)) for g in gray]).astype(np.float32),
         "centre": np.broadcast_to(np.exp(-r2 / 2), gray.shape).astype(np.float32),
         "random": np.random.default_rng(seed).random(gray.shape).astype(np.float32),
     }
