@@ -127,6 +127,21 @@ def resize(image: np.ndarray, size: int, fit: str = "crop") -> np.ndarray:
     return np.asarray(img.resize((size, size), Image.BICUBIC), np.float32) / 255.0
 
 
+def load_pool(size: int = 224) -> tuple[list[str], np.ndarray, list[str]]:
+    """The labelled photo pool ``data/images/pool`` (origins, licences and how the labels were decided in
+    ``data/images/SOURCES.md``): ``(files, images (N, size, size, 3) centre-cropped, classes)`` where
+    ``classes[i]`` is the photo's true ImageNet class name, or ``""`` where no ImageNet class fits it."""
+    import csv
+
+    table = IMAGES_DIR / "pool" / "labels.csv"
+    if not table.exists():
+        raise FileNotFoundError(f"{table} is missing: regenerate the pool with python data/images/make_pool.py")
+    with open(table, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    images = np.stack([load_image(IMAGES_DIR / "pool" / r["file"], size) for r in rows])
+    return [r["file"] for r in rows], images, [r["imagenet"].strip() for r in rows]
+
+
 def mosaic(images: np.ndarray, grid: int, size: int) -> np.ndarray:
     """A ``grid x grid`` mosaic ``(size, size, 3)`` of ``grid**2`` images ``(grid**2, H, W, 3)`` in [0, 1], row by
     row, each centre-cropped and resized to a ``ceil(size / grid)`` px square (the last row and column lose what

@@ -101,3 +101,20 @@ def test_resize_bad_arguments(args, bad):
     with pytest.raises(ValueError) as e:
         resize(*args)
     assert bad in str(e.value)
+
+
+def test_the_labelled_pool_loads_with_valid_classes_and_licences():
+    import csv
+
+    from course_utils import IMAGES_DIR
+    from course_utils.images import load_pool
+
+    files, images, classes = load_pool(32)
+    assert len(files) >= 150 and images.shape == (len(files), 32, 32, 3) and len(classes) == len(files)
+    names = [line.strip() for line in (IMAGES_DIR.parent / "imagenet_classes.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert all(c == "" or c in names for c in classes)  # exact ImageNet names, or none
+    assert sum(map(bool, classes)) >= 70
+    rows = list(csv.DictReader(open(IMAGES_DIR / "pool" / "labels.csv", encoding="utf-8")))
+    assert all(r["licence"].strip() and r["origin"].strip() for r in rows)
+    assert sorted(p.name for p in (IMAGES_DIR / "pool").glob("*.jpg")) == sorted(files)  # no photo without a row
