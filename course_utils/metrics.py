@@ -7,6 +7,8 @@
 - :func:`cascading_randomization` the model-randomization sanity check of Adebayo et al. 2018
 - :func:`perturbation_curves`, :func:`auc` deletion and insertion (Petsiuk et al. 2018, arXiv:1806.07421):
   does the score fall fast when the map's top pixels go, and rise fast when they come back?
+- :func:`road_curves`, :func:`impute_linear` deletion without the out-of-distribution hole: ROAD's noisy linear
+  imputation (Rong et al. 2022, arXiv:2202.00449), most and least relevant first
 - :func:`psnr`, :func:`ssim` image similarity (Wang et al. 2004) for feature inversion (notebook 03)
 - :func:`mean_interval` a mean with its bootstrap interval, for rankings of methods; :func:`rate_interval`
   a hit rate with its Wilson interval (not zero-width at 0% or 100%)
@@ -287,9 +289,90 @@ def tile_masks(grid: int, size: int, tiles) -> np.ndarray:
     grid = check_number("grid", grid, 1, integer=True)
     size = check_number("size", size, grid, integer=True)
     tiles = np.atleast_1d(np.asarray(tiles))
-    if tiles.ndim != 1 or tiles.dtype.kind not in "iu" or tiles.min(initial=0) < 0 or tiles.max(initial=0) >= grid * grid:
+    if tiles.ndim != 1 or tiles.dtype.kind not in "iu" or not ((tiles >= 0) & (tiles < grid * grid)).all():
         raise ValueError(f"tiles={tiles!r}: expected whole numbers in [0, {grid * grid - 1}]")
     side = -(-size // grid)
     cell = np.minimum(np.arange(size) // side, grid - 1)
     index = cell[:, None] * grid + cell[None, :]
     return index[None] == tiles[:, None, None]
+
+
+def impute_linear(images: np.ndarray, removed: np.ndarray, noise: float = 0.01, seed: int = 0) -> np.ndarray:
+    """ROAD's noisy linear imputation (Rong et al. 2022, arXiv:2202.00449): each removed pixel of ``images``
+    ``(N, H, W, 3)`` becomes the weighted mean of its 8 neighbours (1/6 the 4 direct ones, 1/12 the diagonal ones),
+    removed neighbours included, which is a sparse linear system per image; then Gaussian noise of std ``noise``
+    is added to the imputed pixels. ``removed`` ``(N, H, W)`` bool. Unlike a blur or a constant fill, the result
+    stays near the data, so the class score falls for what was removed, not for the shape of the hole."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import splu
+
+    images = np.asarray(images, np.float64)
+    removed = np.asarray(removed, bool)
+    if images.ndim != 4 or removed.shape != images.shape[:3]:
+        raise ValueError(f"images {images.shape} and removed {removed.shape}: expected (N, H, W, C) and (N, H, W)")
+    noise = check_number("noise", noise, 0)
+    n, h, w, c = images.shape
+    offsets = [(dy, dx, 1 / 6 if dy == 0 or dx == 0 else 1 / 12) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    out = images.copy()
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        ys, xs = np.nonzero(removed[i])
+        if len(ys) == 0:
+            continue
+        if len(ys) == h * w:  # nothing to impute from: the image's mean colour
+            out[i] = images[i].mean(axis=(0, 1))
+            continue
+        index = np.full((h, w), -1)
+        index[ys, xs] = np.arange(len(ys))
+        rows, cols, vals = [np.arange(len(ys))], [np.arange(len(ys))], [np.zeros(len(ys))]
+        total, rhs = np.zeros(len(ys)), np.zeros((len(ys), c))
+        for dy, dx, wt in offsets:
+            y2, x2 = ys + dy, xs + dx
+            inside = (y2 >= 0) & (y2 < h) & (x2 >= 0) & (x2 < w)
+            k, y2, x2 = np.flatnonzero(inside), y2[inside], x2[inside]
+            total[k] += wt
+            unknown = index[y2, x2] >= 0
+            rows.append(k[unknown])
+            cols.append(index[y2[unknown], x2[unknown]])
+            vals.append(np.full(unknown.sum(), -wt))
+            rhs[k[~unknown]] += wt * images[i, y2[~unknown], x2[~unknown]]
+        vals[0] = total  # sum_q w_q x_p - sum_{q removed} w_q x_q = sum_{q kept} w_q x_q
+        a = csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(ys),) * 2)
+        filled = splu(a.tocsc()).solve(rhs)
+        out[i, ys, xs] = filled + rng.normal(0, noise, filled.shape) * (noise > 0)
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+def road_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.ndarray, heatmaps: np.ndarray, target,
+                fractions: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), noise: float = 0.01,
+                seed: int = 0) -> dict:
+    """ROAD (Rong et al. 2022): remove the ``fractions`` of pixels the heatmap ``(N, h, w)`` ranks highest (MoRF,
+    most relevant first) or lowest (LeRF, least relevant first) from ``images`` ``(N, H, W, 3)`` in [0, 1], fill
+    them by :func:`impute_linear`, and read ``predict`` (``images -> (N, classes)`` probabilities) for the
+    ``target`` class. Ties rank in one fixed random order, as in :func:`perturbation_curves`. Returns
+    ``{"fractions": (K,), "morf": (N, K), "lerf": (N, K)}``; a good map has a low MoRF and a high LeRF curve
+    (:func:`auc` over ``fractions``)."""
+    images, heatmaps = np.asarray(images), np.asarray(heatmaps, np.float32)
+    if images.ndim != 4 or heatmaps.ndim != 3 or len(images) != len(heatmaps) or len(images) == 0:
+        raise ValueError(f"images {images.shape} and heatmaps {heatmaps.shape}: expected (N, H, W, 3) and (N, h, w)")
+    images, heatmaps = check_image_values(images), check_finite(heatmaps, "heatmaps", "maps")
+    fractions = np.asarray(fractions, np.float64)
+    if fractions.ndim != 1 or len(fractions) < 2 or (fractions < 0).any() or (fractions > 1).any():
+        raise ValueError(f"fractions={fractions!r}: expected at least two numbers in [0, 1]")
+    n, h, w = images.shape[:3]
+    targets = np.broadcast_to(np.asarray(target), (n,)) if np.ndim(target) == 0 else np.asarray(target)
+    if targets.shape != (n,):
+        raise ValueError(f"target of shape {targets.shape}: expected one class index, or {n}, one per image")
+    ties = np.broadcast_to(np.random.default_rng(0).permutation(h * w), (n, h * w))
+    order = np.lexsort((ties, -resize_maps(heatmaps, (h, w)).reshape(n, -1)))  # most relevant first
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(h * w)[None], axis=1)
+    rank = rank.reshape(n, h, w)
+    curves = {"morf": np.zeros((n, len(fractions))), "lerf": np.zeros((n, len(fractions)))}
+    for k, f in enumerate(fractions):
+        count = int(round(f * h * w))
+        for kind, removed in (("morf", rank < count), ("lerf", rank >= h * w - count)):
+            probs = predict(impute_linear(images, removed, noise, seed=seed + k))
+            cls = np.array([check_index(t, "target", probs.shape[-1], "class") for t in targets.tolist()])
+            curves[kind][:, k] = probs[np.arange(n), cls]
+    return {"fractions": fractions, **curves}

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from course_utils.metrics import (cascading_randomization, energy_on_mask, pointing_game, random_pointing_baseline,
-                                  rank_correlation)
+from course_utils.metrics import (auc, cascading_randomization, energy_on_mask, pointing_game,
+                                  random_pointing_baseline, rank_correlation)
 
 
 def test_pointing_game_hits_and_misses():
@@ -167,3 +167,45 @@ def test_tile_masks_bad_tiles(tiles):
 
     with pytest.raises(ValueError, match="tiles"):
         tile_masks(2, 64, tiles)
+
+
+def test_impute_linear_fills_a_hole_from_its_surroundings():
+    from course_utils.metrics import impute_linear
+
+    y, x = np.mgrid[0:16, 0:16] / 15.0
+    ramp = np.stack([x, y, np.full_like(x, 0.5)], -1)[None]
+    removed = np.zeros((1, 16, 16), bool)
+    removed[0, 4:10, 5:12] = True
+    out = impute_linear(ramp, removed, noise=0)
+    np.testing.assert_allclose(out, ramp, atol=1e-6)  # the neighbour mean reproduces a linear ramp exactly
+    noisy = impute_linear(ramp, removed, noise=0.05, seed=1)
+    np.testing.assert_array_equal(noisy[~removed], out[~removed])  # kept pixels never change
+    assert 0.02 < np.std(noisy[removed] - ramp[removed]) < 0.08
+    np.testing.assert_array_equal(noisy, impute_linear(ramp, removed, noise=0.05, seed=1))  # seeded
+    every = impute_linear(ramp, np.ones((1, 16, 16), bool), noise=0)
+    np.testing.assert_allclose(every[0], np.broadcast_to(ramp[0].mean(axis=(0, 1)), (16, 16, 3)), atol=1e-6)
+    with pytest.raises(ValueError, match="removed"):
+        impute_linear(ramp, removed[0])
+
+
+def test_road_ranks_a_map_of_the_evidence_above_its_opposite():
+    """A toy model whose class-1 probability is the brightness of a square: the map of the square must delete
+    (MoRF) faster and keep (LeRF) longer than the inverted map."""
+    from course_utils.metrics import road_curves
+
+    images = np.full((3, 16, 16, 3), 0.3, np.float32)
+    images[:, 5:9, 5:9] = 0.9
+    square = np.zeros((16, 16), bool)
+    square[5:9, 5:9] = True
+
+    def predict(batch):
+        p = np.clip(batch[:, square].mean(axis=(1, 2)), 0, 1)
+        return np.stack([1 - p, p], 1)
+
+    good = np.broadcast_to(square, (3, 16, 16)).astype(np.float32)
+    right, wrong = (road_curves(predict, images, m, 1, noise=0) for m in (good, 1 - good))
+    area = lambda curves, kind: auc(curves[kind], curves["fractions"])
+    assert right["morf"].shape == (3, 9) and (area(right, "morf") < area(wrong, "morf")).all()
+    assert (area(right, "lerf") > area(wrong, "lerf")).all()
+    with pytest.raises(ValueError, match="fractions"):
+        road_curves(predict, images, good, 1, fractions=[0.5])
