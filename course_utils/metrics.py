@@ -252,7 +252,7 @@ def rate_interval(hits, level: float = 0.95) -> tuple[float, float, float]:
     z = norm.ppf((1 + level) / 2)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return float(p), float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    return float(p), float(min(p, max(0.0, centre - half))), float(max(p, min(1.0, centre + half)))  # round-off
 
 
 MODEL_FREE = ("contrast", "brightness", "edges", "centre", "random")

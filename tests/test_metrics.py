@@ -111,6 +111,7 @@ def test_rate_interval_is_scipys_wilson_interval(k, n):
     ci = binomtest(k, n).proportion_ci(method="wilson")
     assert rate == k / n and lo == pytest.approx(ci.low, abs=1e-12) and hi == pytest.approx(ci.high, abs=1e-12)
     assert hi - lo > 0.05  # never zero-width, at 0% and 100% too
+    assert lo <= rate <= hi  # also where round-off puts the bound a hair past the rate (1.0 at 20/20)
 
 
 @pytest.mark.parametrize("bad", [[], [0.5, 1.0], [[1, 0]], [np.nan]])
