@@ -155,6 +155,25 @@ def _blur(images: np.ndarray, sigma: float) -> np.ndarray:
 SUBSTRATES = ("blur", "mean", "zero")
 
 
+def _targets(target, n: int) -> np.ndarray:
+    """``(n,)`` class indices: one for every image, or one per image."""
+    targets = np.broadcast_to(np.asarray(target), (n,)) if np.ndim(target) == 0 else np.asarray(target)
+    if targets.shape != (n,):
+        raise ValueError(f"target of shape {targets.shape}: expected one class index, or {n}, one per image")
+    return targets
+
+
+def _pixel_ranks(heatmaps: np.ndarray, h: int, w: int) -> np.ndarray:
+    """``(N, h, w)`` rank of each pixel by its heat (resized to ``h x w``), 0 the hottest; ties in one fixed
+    random order, so a constant map ranks like a random one."""
+    n = len(heatmaps)
+    ties = np.broadcast_to(np.random.default_rng(0).permutation(h * w), (n, h * w))
+    order = np.lexsort((ties, -resize_maps(heatmaps, (h, w)).reshape(n, -1)))
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(h * w)[None], axis=1)
+    return rank.reshape(n, h, w)
+
+
 def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.ndarray, heatmaps: np.ndarray,
                         target, steps: int = 16, substrate: str = "blur", sigma: float = 4.0,
                         batch_size: int = 512) -> dict:
@@ -181,16 +200,10 @@ def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.
     sigma = check_number("sigma", sigma, 0)
     batch_size = check_number("batch_size", batch_size, 1, integer=True)
     n, h, w = images.shape[:3]
-    targets = np.broadcast_to(np.asarray(target), (n,)) if np.ndim(target) == 0 else np.asarray(target)
-    if targets.shape != (n,):
-        raise ValueError(f"target of shape {targets.shape}: expected one class index, or {n}, one per image")
+    targets = _targets(target, n)
     base = {"blur": lambda: _blur(images, sigma), "mean": lambda: np.broadcast_to(
         images.mean(axis=(1, 2), keepdims=True), images.shape), "zero": lambda: np.zeros_like(images)}[substrate]()
-    ties = np.broadcast_to(np.random.default_rng(0).permutation(h * w), (n, h * w))
-    order = np.lexsort((ties, -resize_maps(heatmaps, (h, w)).reshape(n, -1)))
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(h * w)[None], axis=1)
-    rank = rank.reshape(n, h, w, 1)
+    rank = _pixel_ranks(heatmaps, h, w)[..., None]
     fractions = np.linspace(0, 1, steps + 1)
     kept = rank[:, None] < np.round(fractions * h * w).reshape(1, -1, 1, 1, 1)  # (N, K, H, W, 1): top pixels
     scores = np.zeros((n, 2, steps + 1))
@@ -339,7 +352,7 @@ def impute_linear(images: np.ndarray, removed: np.ndarray, noise: float = 0.01, 
         vals[0] = total  # sum_q w_q x_p - sum_{q removed} w_q x_q = sum_{q kept} w_q x_q
         a = csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(ys),) * 2)
         filled = splu(a.tocsc()).solve(rhs)
-        out[i, ys, xs] = filled + rng.normal(0, noise, filled.shape) * (noise > 0)
+        out[i, ys, xs] = filled + rng.normal(0, noise, filled.shape)
     return np.clip(out, 0, 1).astype(np.float32)
 
 
@@ -360,14 +373,8 @@ def road_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
     if fractions.ndim != 1 or len(fractions) < 2 or (fractions < 0).any() or (fractions > 1).any():
         raise ValueError(f"fractions={fractions!r}: expected at least two numbers in [0, 1]")
     n, h, w = images.shape[:3]
-    targets = np.broadcast_to(np.asarray(target), (n,)) if np.ndim(target) == 0 else np.asarray(target)
-    if targets.shape != (n,):
-        raise ValueError(f"target of shape {targets.shape}: expected one class index, or {n}, one per image")
-    ties = np.broadcast_to(np.random.default_rng(0).permutation(h * w), (n, h * w))
-    order = np.lexsort((ties, -resize_maps(heatmaps, (h, w)).reshape(n, -1)))  # most relevant first
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(h * w)[None], axis=1)
-    rank = rank.reshape(n, h, w)
+    targets = _targets(target, n)
+    rank = _pixel_ranks(heatmaps, h, w)
     curves = {"morf": np.zeros((n, len(fractions))), "lerf": np.zeros((n, len(fractions)))}
     for k, f in enumerate(fractions):
         count = int(round(f * h * w))
