@@ -7,8 +7,9 @@ no class fits), its licence and its origin: ``PACKAGE VERSION: PATH``, a Debian 
 path of the image in it (``NAME.rcc:PATH`` for GCompris, whose images sit inside Qt resource files under
 /usr/share/gcompris-qt/rcc/). The script downloads each package with ``apt-get download`` (or takes the .deb
 files already in ``--debs``), unpacks it with ``dpkg-deb`` and reads the resource files with ``rcc_files``
-from make_photos.py, crops the few photos listed in CROPS, resizes each so that its shorter side is 256 px
-and writes ``pool/FILE`` (JPEG quality 85). Names select photos; by default all are made. Older package
+from make_photos.py, crops the few photos listed in CROPS, centres each cut-out photo (a Tux Paint stamp,
+``*_stamp.jpg``: transparent around the subject) on a white square with a margin of PAD of its longer side,
+resizes each so that its shorter side is 256 px and writes ``pool/FILE`` (JPEG quality 85). Names select photos; by default all are made. Older package
 versions stay on https://snapshot.debian.org/.
 """
 
@@ -29,6 +30,7 @@ LABELS = POOL / "labels.csv"
 CLASSES = HERE.parent / "imagenet_classes.txt"
 SHORT_SIDE = 256
 QUALITY = 85
+PAD = 0.08
 # file: (left, top, right, bottom) as fractions of the width and height; one subject out of a larger scene
 CROPS = {
     "fig.jpg": (0.33, 0.22, 0.78, 0.88),
@@ -68,14 +70,20 @@ def source_bytes(origin: str, debs: Path, root: Path, cache: dict) -> bytes:
     return (base / path.lstrip("/")).read_bytes()
 
 
-def to_pool(data: bytes, crop: tuple[float, float, float, float] | None) -> Image.Image:
-    """Crop (fractions) if asked, then resize to a shorter side of SHORT_SIDE px, keeping the aspect ratio."""
+def to_pool(data: bytes, crop: tuple[float, float, float, float] | None, square: bool = False) -> Image.Image:
+    """Crop (fractions) if asked, or centre a cut-out on a white square (``square``), then resize to a shorter
+    side of SHORT_SIDE px, keeping the aspect ratio."""
     with Image.open(BytesIO(data)) as img:
         img = ImageOps.exif_transpose(img)
         if img.mode in ("RGBA", "LA", "P"):
             img = img.convert("RGBA")
             img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img)
         img = img.convert("RGB")
+    if square:
+        side = round(max(img.size) * (1 + 2 * PAD))
+        canvas = Image.new("RGB", (side, side), "white")
+        canvas.paste(img, ((side - img.size[0]) // 2, (side - img.size[1]) // 2))
+        img = canvas
     if crop:
         w, h = img.size
         img = img.crop((round(crop[0] * w), round(crop[1] * h), round(crop[2] * w), round(crop[3] * h)))
@@ -100,7 +108,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         debs = args.debs or Path(tmp)
         for row in rows:
-            img = to_pool(source_bytes(row["origin"], debs, Path(tmp), cache), CROPS.get(row["file"]))
+            data = source_bytes(row["origin"], debs, Path(tmp), cache)
+            img = to_pool(data, CROPS.get(row["file"]), square=row["file"].endswith("_stamp.jpg"))
             out = POOL / row["file"]
             img.save(out, quality=QUALITY, optimize=True)
             total += out.stat().st_size
