@@ -172,9 +172,11 @@ def integrated_gradients(model: ModelLike, x, target: Target, baseline: np.ndarr
     return attributions
 
 
-def completeness_gap(model: ModelLike, x, target: Target, attributions: np.ndarray, baseline: np.ndarray | None = None
-                     ) -> np.ndarray:
-    """Relative error ``|sum(attr) - (score(x) - score(baseline))| / |score(x) - score(baseline)|`` per image."""
+def completeness_gap(model: ModelLike, x, target: Target, attributions: np.ndarray, baseline: np.ndarray | None = None,
+                     batch_size: int | None = None) -> np.ndarray:
+    """Relative error ``|sum(attr) - (score(x) - score(baseline))| / |score(x) - score(baseline)|`` per image,
+    the scores ``batch_size`` images a pass (default :func:`~course_utils.base.batch_for`: an eager pass over
+    all of them would keep their memory, 1.7 GB for 24 photos on EfficientNet-Lite0)."""
     model = keras_model(model)
     x = check_x(model, x)
     target = check_target(target, len(x), model.outputs[0].shape[-1])
@@ -182,7 +184,14 @@ def completeness_gap(model: ModelLike, x, target: Target, attributions: np.ndarr
         raise ValueError(f"attributions of shape {np.shape(attributions)}: expected x's shape {x.shape} "
                          "(integrated_gradients output)")
     base = _baseline(baseline, x)
-    diff = np.asarray(score(model(x, training=False), target)) - np.asarray(score(model(base, training=False), target))
+    size = batch_for(x, batch_size)
+
+    def scores(images):
+        return np.concatenate([np.asarray(score(model(images[i:i + size], training=False),
+                                                target if callable(target) else target[i:i + size]))
+                               for i in range(0, len(images), size)])
+
+    diff = scores(x) - scores(base)
     return np.abs(attributions.reshape(len(x), -1).sum(1) - diff) / np.maximum(np.abs(diff), 1e-12)
 
 

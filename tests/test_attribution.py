@@ -50,6 +50,18 @@ def test_integrated_gradients_completeness(tiny_model, x):
     assert (A.completeness_gap(tiny_model, x, 1, attr) < 0.05).all()
 
 
+def test_completeness_gap_is_the_same_in_batches(tiny_model, x):
+    attr = A.integrated_gradients(tiny_model, x, [0, 1, 2], steps=8)
+    whole = A.completeness_gap(tiny_model, x, [0, 1, 2], attr)
+    np.testing.assert_allclose(A.completeness_gap(tiny_model, x, [0, 1, 2], attr, batch_size=2), whole, rtol=1e-5)
+    by_one = [A.completeness_gap(tiny_model, x[i:i + 1], i, attr[i:i + 1])[0] for i in range(3)]
+    np.testing.assert_allclose(by_one, whole, rtol=1e-5)
+    pair = lambda logits: logits[:, 0] - logits[:, 1]  # a callable target, batched too
+    attr = A.integrated_gradients(tiny_model, x, pair, steps=8)
+    np.testing.assert_allclose(A.completeness_gap(tiny_model, x, pair, attr, batch_size=1),
+                               A.completeness_gap(tiny_model, x, pair, attr), rtol=1e-5)
+
+
 def test_smoothgrad_batches_noise_and_is_seeded(tiny_model, x):
     a = A.smoothgrad(tiny_model, x, 0, samples=8, seed=1)
     np.testing.assert_array_equal(a, A.smoothgrad(tiny_model, x, 0, samples=8, seed=1, batch_size=5))
