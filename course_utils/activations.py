@@ -58,7 +58,10 @@ def find_layer(model: ModelLike, path: str):
     conv layers, closest names first, if there is none."""
     model = keras_model(model)
     if not isinstance(path, str) or not path:
-        raise ValueError(f"layer {path!r}: expected a layer name such as {conv_layers(model)[-1:]}")
+        hint = ""
+        if isinstance(path, (int, np.integer)) and -len(model.layers) <= path < len(model.layers):
+            hint = f"; model.layers[{path}] is named {model.layers[path].name!r}"
+        raise ValueError(f"layer {path!r}: expected a layer name (a str) such as {conv_layers(model)[-1:]}{hint}")
     node = model
     for part in path.split("/"):
         found = [l for l in getattr(node, "layers", []) if l.name == part] if _is_model(node) else []
@@ -127,7 +130,7 @@ def feature_model(model: ModelLike, layers: str | Sequence[str]):
     Returns: the same object for the same (model, layers), so tf.functions built on it are reused.
     """
     model = keras_model(model)
-    layers = (layers,) if isinstance(layers, str) else tuple(layers)
+    layers = (layers,) if isinstance(layers, str) or not hasattr(layers, "__iter__") else tuple(layers)
     for p in layers:
         find_layer(model, p)
     per_model = model_cache(model, "features")

@@ -47,6 +47,10 @@ def check_layer(model: ModelLike, layer: str) -> str:
     """``layer`` if it has a spatial output, else a ValueError naming it and the conv layers to use."""
     found = find_layer(model, layer)  # unknown names raise with the closest matches
     shape = tuple(found.output.shape)
+    if type(found).__name__ == "InputLayer":
+        near = ", ".join(reversed(conv_layers(model)[-6:]))
+        raise ValueError(f"layer={layer!r} is the model's input, which no weight has touched yet: CAM methods need "
+                         f"a conv layer's output, such as {near}")
     if len(shape) != 4:
         near = ", ".join(reversed(conv_layers(model)[-6:]))
         raise ValueError(f"layer={layer!r} has output shape {shape}: CAM methods need a spatial (N, h, w, K) "

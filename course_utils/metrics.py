@@ -174,6 +174,18 @@ def _pixel_ranks(heatmaps: np.ndarray, h: int, w: int) -> np.ndarray:
     return rank.reshape(n, h, w)
 
 
+def _probabilities(probs) -> np.ndarray:
+    """``predict``'s output ``(N, classes)``, checked to be probabilities: logits would make the curves' areas
+    meaningless without a word."""
+    probs = np.asarray(probs)
+    if probs.ndim != 2 or not np.isfinite(probs).all() or probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
+        low, high = (float(np.nanmin(probs)), float(np.nanmax(probs))) if probs.size else (0.0, 0.0)
+        raise ValueError(f"predict returned shape {probs.shape} with values in [{low:.3g}, {high:.3g}]: expected "
+                         "(N, classes) probabilities in [0, 1]; pass CourseModel.predict, or apply a softmax to "
+                         "the logits")
+    return probs
+
+
 def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.ndarray, heatmaps: np.ndarray,
                         target, steps: int = 16, substrate: str = "blur", sigma: float = 4.0,
                         batch_size: int = 512) -> dict:
@@ -211,7 +223,7 @@ def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.
     for i in range(0, n, per):
         im, bs, top = images[i:i + per, None], base[i:i + per, None], kept[i:i + per]
         batch = np.stack([np.where(top, bs, im), np.where(top, im, bs)], 1)  # (n, 2, K, H, W, 3)
-        probs = predict(batch.reshape(-1, h, w, 3)).reshape(*batch.shape[:3], -1)
+        probs = _probabilities(predict(batch.reshape(-1, h, w, 3))).reshape(*batch.shape[:3], -1)
         if i == 0:  # the number of classes is known now
             target = np.array([check_index(t, "target", probs.shape[-1], "class") for t in targets.tolist()])
         scores[i:i + per] = np.take_along_axis(probs, target[i:i + per, None, None, None], -1)[..., 0]
@@ -379,7 +391,7 @@ def road_curves(predict: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
     for k, f in enumerate(fractions):
         count = int(round(f * h * w))
         for kind, removed in (("morf", rank < count), ("lerf", rank >= h * w - count)):
-            probs = predict(impute_linear(images, removed, noise, seed=seed + k))
+            probs = _probabilities(predict(impute_linear(images, removed, noise, seed=seed + k)))
             cls = np.array([check_index(t, "target", probs.shape[-1], "class") for t in targets.tolist()])
             curves[kind][:, k] = probs[np.arange(n), cls]
     return {"fractions": fractions, **curves}

@@ -149,7 +149,10 @@ class CourseModel:
         if arr.ndim == 3:
             arr = arr[None]
         want = (*self.input_size, 3)
-        if arr.ndim != 4 or arr.shape[1:] != want or arr.shape[0] == 0:
+        if arr.ndim == 4 and arr.shape[0] == 0:
+            raise ValueError(f"images of shape {arr.shape}: an empty batch; {self.name} expects (N, {want[0]}, "
+                             f"{want[1]}, 3) with N >= 1")
+        if arr.ndim != 4 or arr.shape[1:] != want:
             fix = (f"resize with course_utils.images.resize(image, {want[0]})" if arr.ndim == 4 and arr.shape[-1] == 3
                    else "convert grayscale or RGBA arrays to RGB first (course_utils.images.load_image does it for "
                         "photos)")
