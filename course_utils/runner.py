@@ -165,13 +165,20 @@ def _last_seconds(summary: Path) -> dict[str, float]:
         return {}
 
 
+def _committed_seconds(notebook: Path) -> float:
+    """The duration papermill recorded in the notebook itself (its committed run), or infinity if none."""
+    try:
+        return float(json.loads(Path(notebook).read_text())["metadata"]["papermill"]["duration"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return float("inf")
+
+
 def _longest_first(notebooks: list[Path], summary: Path) -> list[Path]:
-    """``notebooks`` ordered by their latest wall times in ``summary`` (longest first, new ones before all),
-    so that side-by-side runs end together; in the given order without a summary."""
+    """``notebooks`` ordered by their latest wall times in ``summary``, else by the duration of their committed
+    run (longest first, unknown ones before all), so that side-by-side runs end together: from a fresh clone,
+    in file order, 06 started sixth and set the wall time alone (601 s on 2 cores)."""
     last = _last_seconds(summary)
-    if not last:
-        return list(notebooks)
-    return sorted(notebooks, key=lambda p: -last.get(Path(p).name, float("inf")))
+    return sorted(notebooks, key=lambda p: -last.get(Path(p).name, _committed_seconds(p)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,6 +67,17 @@ def test_longest_notebooks_start_first(tmp_path):
     assert runner._longest_first(paths, summary) == [paths[3], paths[1], paths[0], paths[2]]  # the kept times
 
 
+def test_without_a_summary_the_committed_durations_order_the_run(tmp_path):
+    paths = [tmp_path / f"0{k}_n.ipynb" for k in range(4)]
+    for path, seconds in zip(paths, (5.0, 40.0, None, 12.0)):  # 02: no papermill record
+        meta = {"papermill": {"duration": seconds}} if seconds else {}
+        path.write_text(json.dumps({"cells": [], "metadata": meta, "nbformat": 4, "nbformat_minor": 5}))
+    summary = tmp_path / "summary.json"
+    assert runner._longest_first(paths, summary) == [paths[2], paths[1], paths[3], paths[0]]
+    summary.write_text(json.dumps({"seconds": {"00_n.ipynb": 99.0}}))  # a measured time wins over the record
+    assert runner._longest_first(paths, summary)[:2] == [paths[2], paths[0]]
+
+
 def test_a_run_of_a_few_notebooks_keeps_the_others_times(tmp_path):
     _notebook(tmp_path / "00_ok.ipynb", "FAST = False")
     out = tmp_path / "o"
