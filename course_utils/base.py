@@ -138,12 +138,11 @@ def check_x(model: ModelLike, x) -> np.ndarray:
                          "CourseModel.preprocess first (it takes uint8 or [0, 1] images)")
     x = np.asarray(x, np.float32)
     want = tuple(model.inputs[0].shape[1:])
+    batch = f"a batch (N, {', '.join(str(w) for w in want)})"
     if x.ndim == 4 and len(x) == 0:
-        raise ValueError(f"x of shape {x.shape}: an empty batch; expected a batch ({'N, ' + ', '.join(str(w) for w in want)}) "
-                         "with N >= 1")
-    if x.ndim != 4 or any(w is not None and w != s for w, s in zip(want, x.shape[1:])) or len(x) == 0:
-        raise ValueError(f"x of shape {x.shape}: expected a batch (N, {', '.join(str(w) for w in want)}) "
-                         "of preprocessed inputs (CourseModel.preprocess)")
+        raise ValueError(f"x of shape {x.shape}: an empty batch; expected {batch} with N >= 1")
+    if x.ndim != 4 or any(w is not None and w != s for w, s in zip(want, x.shape[1:])):
+        raise ValueError(f"x of shape {x.shape}: expected {batch} of preprocessed inputs (CourseModel.preprocess)")
     return check_finite(x, "x", "preprocessed inputs")
 
 

@@ -177,9 +177,10 @@ def _pixel_ranks(heatmaps: np.ndarray, h: int, w: int) -> np.ndarray:
 def _probabilities(probs) -> np.ndarray:
     """``predict``'s output ``(N, classes)``, checked to be probabilities: logits would make the curves' areas
     meaningless without a word."""
-    probs = np.asarray(probs)
-    if probs.ndim != 2 or not np.isfinite(probs).all() or probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
-        low, high = (float(np.nanmin(probs)), float(np.nanmax(probs))) if probs.size else (0.0, 0.0)
+    probs = np.asarray(probs, float)
+    if (probs.ndim != 2 or not probs.size or not np.isfinite(probs).all() or probs.min() < -1e-6
+            or probs.max() > 1 + 1e-6):
+        low, high = (np.nanmin(probs), np.nanmax(probs)) if probs.size else (np.nan, np.nan)
         raise ValueError(f"predict returned shape {probs.shape} with values in [{low:.3g}, {high:.3g}]: expected "
                          "(N, classes) probabilities in [0, 1]; pass CourseModel.predict, or apply a softmax to "
                          "the logits")
