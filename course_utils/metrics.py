@@ -97,11 +97,13 @@ def cascading_randomization(model, layers: Sequence[str], seed: int = 0) -> Iter
     ``model`` itself is never modified."""
     import keras
 
+    from course_utils.activations import find_layer
+
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     rng = np.random.default_rng(seed)
     for name in layers:
-        layer = copy.get_layer(name)
+        layer = find_layer(copy, name)  # "outer/inner" paths into nested models; unknown names listed
         if not layer.weights:
             raise ValueError(f"layer {name!r} has no weights to randomize; expected one of "
                              f"{[l.name for l in model.layers if l.weights]}")

@@ -19,7 +19,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from course_utils import plotting
-from course_utils.activations import get_activations, layer_paths
+from course_utils.activations import find_layer, get_activations, layer_paths
 from course_utils.base import ModelLike
 from course_utils.images import resize
 from course_utils.models import course_model
@@ -106,6 +106,10 @@ def activation_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str]
 
     cm = course_model(cm)
     layers = list(layers or cm.feature_layers)
+    flat = [layer for layer in layers if len(find_layer(cm.model, layer).output.shape) != 4]
+    if flat:
+        raise ValueError(f"layers {flat} have no spatial (N, h, w, C) output to draw as a grid of maps; use conv "
+                         f"layers such as {cm.feature_layers}")
     images = cm.check_images(images)  # one image or a batch, uint8 or float -> float batch
     x = cm.preprocess(images)
     image_s = W.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
@@ -380,6 +384,8 @@ def embedding_explorer(cm: ModelLike, images: np.ndarray, labels: np.ndarray, la
     cm = course_model(cm)
     layers = list(layers or (vectors.keys() if vectors else cm.feature_layers))
     labels = np.asarray(labels)
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels of shape {labels.shape}: expected one class index per image, ({len(images)},)")
     if vectors is None:
         vectors, logits = embedding.layer_vectors(cm, images, layers, logits=True)
         predicted = logits.argmax(-1) if predicted is None else predicted

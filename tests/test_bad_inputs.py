@@ -573,6 +573,10 @@ BY_MODULE = [
            lambda e: f("metrics.rank_correlation")(np.zeros((2, 8, 8)), np.zeros((2, 4, 4))), "(2, 4, 4)", "same shape"),
     raises("metrics.cascading_randomization", "unknown layer",
            lambda e: list(f("metrics.cascading_randomization")(e.tiny, ["conv_x"])), "conv_x", "conv_b"),
+    Handled("metrics.cascading_randomization", "a layer inside a nested backbone (outer/inner path)",
+            lambda e: [(name, np.asarray(m.predict(e.x, verbose=0))) for name, m in
+                       f("metrics.cascading_randomization")(_build("nested backbone"), ["backbone/conv_b"])],
+            lambda r, e: r[0][0] == "backbone/conv_b" and r[0][1].shape == (2, 3) and np.isfinite(r[0][1]).all()),
     raises("metrics.cascading_randomization", "layer without weights",
            lambda e: list(f("metrics.cascading_randomization")(e.tiny, ["gap"])), "'gap'", "conv_b"),
     raises("metrics.psnr", "images of different sizes",
@@ -738,6 +742,8 @@ BY_MODULE = [
            "block1_conv2"),
     raises("widgets.activation_explorer", "wrong size", lambda e: f("widgets.activation_explorer")(
         e.vgg, np.zeros((2, 32, 32, 3))), "(2, 32, 32, 3)", "(N, 64, 64, 3)"),
+    raises("widgets.activation_explorer", "a dense layer", lambda e: f("widgets.activation_explorer")(
+        e.vgg, e.images, layers=["block1_conv1", "fc1"]), "['fc1']", "spatial", "block4_conv2"),
     Handled("widgets.activation_explorer", "one image instead of a batch",
             lambda e: f("widgets.activation_explorer")(e.vgg, e.image),
             lambda r, e: r.controls["image"].max == 0 and bytes(r.figure.value).startswith(b"\xff\xd8")),
@@ -761,6 +767,8 @@ BY_MODULE = [
     raises("widgets.embedding_explorer", "unknown layer",
            lambda e: f("widgets.embedding_explorer")(e.vgg, e.images, np.zeros(3, int), layers=["blockX"]), "'blockX'",
            "block4_conv2"),
+    raises("widgets.embedding_explorer", "labels of the wrong length", lambda e: f("widgets.embedding_explorer")(
+        e.vgg, e.images, np.zeros(5, int)), "(5,)", "one class index per image, (3,)"),
     raises("widgets.embedding_explorer", "vectors without the layer", lambda e: f("widgets.embedding_explorer")(
         e.vgg, e.images, np.zeros(3, int), layers=["fc1"], vectors={"block4_conv2": np.ones((3, 96))}), "['fc1']",
         "expected keys"),
