@@ -47,14 +47,12 @@ def check_layer(model: ModelLike, layer: str) -> str:
     """``layer`` if it has a spatial output, else a ValueError naming it and the conv layers to use."""
     found = find_layer(model, layer)  # unknown names raise with the closest matches
     shape = tuple(found.output.shape)
-    if type(found).__name__ == "InputLayer":
+    is_input = type(found).__name__ == "InputLayer"
+    if is_input or len(shape) != 4:
+        why = "is the model's input, which no weight has touched yet" if is_input else f"has output shape {shape}"
         near = ", ".join(reversed(conv_layers(model)[-6:]))
-        raise ValueError(f"layer={layer!r} is the model's input, which no weight has touched yet: CAM methods need "
-                         f"a conv layer's output, such as {near}")
-    if len(shape) != 4:
-        near = ", ".join(reversed(conv_layers(model)[-6:]))
-        raise ValueError(f"layer={layer!r} has output shape {shape}: CAM methods need a spatial (N, h, w, K) "
-                         f"output; use a conv layer such as {near}")
+        raise ValueError(f"layer={layer!r} {why}: CAM methods need a spatial (N, h, w, K) output; use a conv layer "
+                         f"such as {near}")
     return layer
 
 
