@@ -4,11 +4,14 @@ none computes anything a reader should see derived in the notebook."""
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from course_utils.base import check_vectors, normalize_maps, resize_map, tile
+
+TITLE = 11  # pt: titles that read on a projector
 
 if TYPE_CHECKING:
     from course_utils.embedding import Atlas
@@ -41,8 +44,27 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, ax=None, alpha: float = 0.5,
     ax.imshow(normalize(resize_map(heatmap, image.shape[:2])), cmap=cmap, alpha=alpha, vmin=0, vmax=1)
     ax.set_axis_off()
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=TITLE)
     return ax.figure
+
+
+def signed_overlay(image: np.ndarray, heatmap: np.ndarray, ax=None, limit: float | None = None, alpha: float = 0.7,
+                   title: str | None = None):
+    """Draw a *signed* ``heatmap`` ``(h, w)`` (resized, not normalized) over ``image`` ``(H, W, 3)`` in gray, on a
+    diverging colormap centred at zero (red for, blue against, white nothing), from ``-limit`` to ``limit``
+    (default: the map's largest magnitude). Returns the map's ``AxesImage`` for ``fig.colorbar``."""
+    plt = _plt()
+    _one_map(heatmap)
+    ax = ax or plt.subplots(figsize=(3, 3))[1]
+    heat = resize_map(np.asarray(heatmap, np.float32), image.shape[:2])
+    limit = float(limit if limit is not None else np.abs(heat).max()) or 1.0  # an all-zero map: white, not NaN
+    image = np.asarray(image)
+    ax.imshow(image.mean(-1) if image.ndim == 3 else image, cmap="gray", vmin=0, vmax=1)
+    shown = ax.imshow(heat, cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=alpha)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=TITLE)
+    return shown
 
 
 def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, ncols: int = 8,
@@ -61,7 +83,7 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
         if i < n:
             ax.imshow(images[i], cmap=cmap)
             if titles is not None:
-                ax.set_title(titles[i], fontsize=8)
+                ax.set_title(textwrap.fill(str(titles[i]), max(8, int(size * 11))), fontsize=TITLE)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -116,7 +138,7 @@ def activation_grid(acts: np.ndarray, image: np.ndarray | None = None, channels:
                     path_effects=[patheffects.withStroke(linewidth=2, foreground="k")])  # legible on any map
     ax.set_axis_off()
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=TITLE)
     return ax.figure
 
 
@@ -185,14 +207,14 @@ def plot_layout(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[str] |
                    for k, n in enumerate(class_names) if k in set(labels.tolist())]
         if wrong is not None:
             handles.append(plt.Line2D([], [], ls="", marker="o", ms=5, mfc="none", mec="k", label="misclassified"))
-        ax.legend(handles=handles, fontsize=6, loc="best", framealpha=0.8, markerscale=1)
+        ax.legend(handles=handles, fontsize=8, loc="best", framealpha=0.8, markerscale=1)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=TITLE)
     return ax.figure
 
 
 def plot_atlas(result: "Atlas", ax=None, title: str | None = None, counts: bool = False, size: float = 5.0,
-               captions: np.ndarray | None = None, fontsize: float = 8):
+               captions: np.ndarray | None = None, fontsize: float = 10):
     """The atlas icons as one mosaic (empty cells white). With ``counts``, each cell's number of images;
     ``captions`` ``(grid, grid)`` strings go under the icons (e.g. each cell's dominant class and its
     share, :func:`course_utils.embedding.majority_captions`)."""

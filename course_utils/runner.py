@@ -1,6 +1,6 @@
 """Execute the course notebooks headless (papermill), one line each with wall time and peak memory.
 
-    python -m course_utils.runner                 # default parameters -> build/course/*.ipynb, *.html
+    python -m course_utils.runner                 # default parameters -> build/course/*.ipynb, *.html, gallery.html
     python -m course_utils.runner --fast          # FAST=True parameters -> build/fast/
     python -m course_utils.runner notebooks/00_activation_grids.ipynb
     python -m course_utils.runner --jobs 1        # one notebook at a time
@@ -215,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     seconds = {**_last_seconds(out / "summary.json"), **{r.notebook: r.seconds for r in results}}
     summary = {"wall_s": wall, "jobs": args.jobs, "notebooks": [asdict(r) for r in results], "seconds": seconds}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if not args.fast:
+        from course_utils.gallery import write_gallery
+
+        print(f"the gallery of generative figures: {write_gallery(out)}")
     return 1 if failed else 0
 
 

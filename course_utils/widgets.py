@@ -25,7 +25,7 @@ from course_utils.images import resize
 from course_utils.models import course_model
 
 
-def _show(out, fig, dpi: int = 80, quality: int = 85) -> None:
+def _show(out, fig, dpi: int = 100, quality: int = 85) -> None:
     """Render ``fig`` to JPEG into the ``ipywidgets.Image`` ``out`` and close it. JPEG, not PNG: the figures hold
     photos, thumbnails and smooth heatmaps, which JPEG stores in a fifth to a third of PNG's bytes (the widget
     state saved in the notebooks: 1.8 MB less over the nine), at about the same cost per slider move."""
@@ -134,7 +134,7 @@ def activation_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str]
         image = images[image_s.value]
         fig, axes = _panels((11, 3.6), [1, 2.2, 1], top=0.9)
         axes[0].imshow(image)
-        axes[0].set_title(titles[image_s.value] if titles is not None else f"image {image_s.value}", fontsize=9)
+        axes[0].set_title(titles[image_s.value] if titles is not None else f"image {image_s.value}", fontsize=plotting.TITLE)
         shown = range(min(max_channels, acts.shape[-1]))
         grid_image = resize(image, min(image.shape[0], 64)) if overlay_c.value else None  # tiles of ~60 screen px
         plotting.activation_grid(acts, grid_image, channels=shown, ncols=8, ax=axes[1],
@@ -148,7 +148,7 @@ def activation_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str]
             plotting.overlay(image, acts[..., c], ax=axes[2], title=f"channel {c}")
         else:
             axes[2].imshow(acts[..., c], cmap="inferno")
-            axes[2].set_title(f"channel {c}, max {acts[..., c].max():.2f}", fontsize=9)
+            axes[2].set_title(f"channel {c}, max {acts[..., c].max():.2f}", fontsize=plotting.TITLE)
         _show(out, fig)
 
     return _explorer({"image": image_s, "layer": layer_d, "channel": channel_s, "overlay": overlay_c},
@@ -174,9 +174,9 @@ def _heatmap_explorer(cm, images: np.ndarray, controls: dict, stages, cmap: str,
         for label, heat in stages(x[i:i + 1], c):
             fig, axes = _panels((9, 3.2), [1, 1, 1])
             axes[0].imshow(images[i])
-            axes[0].set_title(titles[i] if titles is not None else f"image {i}", fontsize=9)
+            axes[0].set_title(titles[i] if titles is not None else f"image {i}", fontsize=plotting.TITLE)
             axes[1].imshow(heat, cmap=cmap, vmin=0, vmax=1)
-            axes[1].set_title(label, fontsize=9)
+            axes[1].set_title(label, fontsize=plotting.TITLE)
             plotting.overlay(images[i], heat, ax=axes[2], title=f"{cm.class_names[c]} ({probs[i, c]:.0%})")
             _show(out, fig)
 
@@ -207,9 +207,10 @@ def saliency_explorer(cm: ModelLike, images: np.ndarray, methods: Sequence[str] 
         input_gradients(cm.model, cm.preprocess(cm.check_images(images)[:1]), 0, guided=True)
     method_d = W.Dropdown(options=methods, value=methods[0], description="method")
 
-    def stages(x, c):
+    def stages(x, c):  # drawn clipped at the 99th percentile: a few extreme pixels would leave the rest black
         for label, maps in saliency_stages(cm.model, x, c, method_d.value):
-            yield label, maps[0]
+            top = np.percentile(maps[0], 99)
+            yield f"{label} (99th pct = 1)", np.clip(maps[0] / top, 0, 1) if top > 0 else maps[0]
 
     return _heatmap_explorer(cm, images, {"method": method_d}, stages, "gray", titles)
 
@@ -255,11 +256,11 @@ def feature_explorer(cm: ModelLike, layers: Sequence[str] | None = None, steps: 
         image, history = renderers[key].run(steps, progress=False)
         fig, axes = plt.subplots(1, 2, figsize=(7, 3.2), gridspec_kw={"width_ratios": [1, 1.3]})
         axes[0].imshow(image[0])
-        axes[0].set_title(f"{layer_d.value}: channel {channel_s.value}", fontsize=9)
+        axes[0].set_title(f"{layer_d.value}: channel {channel_s.value}", fontsize=plotting.TITLE)
         axes[0].set_axis_off()
         axes[1].plot(history[:, 0])
         axes[1].set_xlabel("step")
-        axes[1].set_title("mean activation", fontsize=9)
+        axes[1].set_title("mean activation", fontsize=plotting.TITLE)
         fig.tight_layout()
         _show(out, fig)
 
@@ -304,9 +305,9 @@ def inversion_explorer(cm: ModelLike, image: np.ndarray, layers: Sequence[str] |
         inverted = renderers[layer_d.value].run(steps, progress=False)[0][0]
         fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
         axes[0].imshow(image)
-        axes[0].set_title("original", fontsize=9)
+        axes[0].set_title("original", fontsize=plotting.TITLE)
         axes[1].imshow(inverted)
-        axes[1].set_title(f"from {layer_d.value}: PSNR {psnr(inverted[None], image[None])[0]:.1f} dB", fontsize=9)
+        axes[1].set_title(f"from {layer_d.value}: PSNR {psnr(inverted[None], image[None])[0]:.1f} dB", fontsize=plotting.TITLE)
         for ax in axes:
             ax.set_axis_off()
         fig.tight_layout()
@@ -351,7 +352,7 @@ def dream_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str] | No
         ax = fig.add_axes((0, 0, 1, 0.86))  # one mosaic, one imshow, no tight_layout: keeps a redraw fast
         ax.imshow(plotting.tile(np.stack([shown[image_s.value], result.image]), 2, pad=4), interpolation="nearest")
         ax.set_title(f"image {image_s.value} | dream: {used}\nobjective {result.before:.3g} -> {result.after:.3g}",
-                     fontsize=8)
+                     fontsize=plotting.TITLE)
         ax.set_axis_off()
         _show(out, fig)
 
@@ -433,7 +434,7 @@ def embedding_explorer(cm: ModelLike, images: np.ndarray, labels: np.ndarray, la
             axes[1].set_title(f"cell ({row_s.value}, {col_s.value}): {len(members)} images, "
                               f"{counts.max()} {cm.class_names[counts.argmax()]}, {int(wrong[members].sum())} "
                               f"misclassified" + (f" (first {len(shown)} shown)" if len(shown) < len(members) else ""),
-                              fontsize=9)
+                              fontsize=plotting.TITLE)
         else:
             axes[1].text(0.5, 0.5, f"cell ({row_s.value}, {col_s.value}) is empty", ha="center", va="center")
         _show(out, fig)
@@ -508,10 +509,11 @@ def cue_explorer(models: Sequence[ModelLike], n: int = 200, seed: int = 8, targe
         c = class_d.value
         scenes = FashionScenes("test", seed=seed, colour_class=c, colour_hue=hue_s.value / 360).generate(n)
         items = scenes[scenes.label == c]
-        fig, axes = _panels((12, 3.8), [1, 2.2], top=0.86)
+        fig, axes = _panels((12, 4.2), [1, 2.2], top=0.86)
+        axes[1].set_position((0.39, 0.24, 0.6, 0.62))  # room for the y label and the slanted class names
         axes[0].imshow(plotting.tile(items.images[:8], 4, pad=2))
         axes[0].set_title(f"{CLASS_NAMES[c]}s painted at hue {hue_s.value} deg ({len(items)} of {n} scenes)",
-                          fontsize=10)
+                          fontsize=plotting.TITLE)
         ax, k = axes[1], np.arange(len(CLASS_NAMES))
         ax.set_axis_on(); ax.xaxis.set_visible(True); ax.yaxis.set_visible(True)
         width = 0.8 / len(cms)
@@ -520,9 +522,10 @@ def cue_explorer(models: Sequence[ModelLike], n: int = 200, seed: int = 8, targe
             ax.bar(k + (j - (len(cms) - 1) / 2) * width, share, width, label=m.name)
         if target is not None:
             ax.axvspan(target - 0.45, target + 0.45, color="0.9", zorder=0)
-        ax.set_xticks(k, [name[:8] for name in CLASS_NAMES], fontsize=9)
-        ax.set_ylim(0, 1); ax.set_ylabel("share of the painted items", fontsize=9); ax.legend(fontsize=9)
-        ax.set_title("what each model calls them", fontsize=10)
+        ax.set_xticks(k, CLASS_NAMES, fontsize=plotting.TITLE - 1, rotation=30, ha="right", rotation_mode="anchor")
+        ax.tick_params(axis="y", labelsize=plotting.TITLE - 1)
+        ax.set_ylim(0, 1); ax.set_ylabel("share of the painted items", fontsize=plotting.TITLE); ax.legend(fontsize=plotting.TITLE)
+        ax.set_title("what each model calls them", fontsize=plotting.TITLE)
         _show(out, fig)
 
     return _explorer({"class": class_d, "hue": hue_s}, [["class", "hue"]], out, redraw)

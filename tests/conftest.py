@@ -123,7 +123,8 @@ def solved_copy(notebook, out_dir):
 #: files (``--dist loadfile``) in collection order when run with ``--no-loadscope-reorder``; by default it starts
 #: the files with the most tests first, which left these few-test, long files for last and one worker idle while
 #: the other finished them.
-LONGEST_FIRST = ("tests/test_notebooks.py", "notebooks/06_grad_cam.ipynb", "notebooks/07_activation_atlas.ipynb",
+LONGEST_FIRST = ("tests/test_notebooks.py", "notebooks/06_grad_cam.ipynb", "notebooks/09_scoring_on_photos.ipynb",
+                 "notebooks/07_activation_atlas.ipynb",
                  "notebooks/08_shortcuts_and_training.ipynb", "notebooks/02_optimize_image_wrt_neuron.ipynb",
                  "tests/test_browser.py",
                  "notebooks/01_saliency_maps.ipynb", "notebooks/05_gap_visualization.ipynb",
