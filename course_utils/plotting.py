@@ -77,7 +77,7 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if suptitle else 0)),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")  # titles and suptitle never overlap the images
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i < n:
@@ -85,8 +85,7 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
             if titles is not None:
                 ax.set_title(textwrap.fill(str(titles[i]), max(8, int(size * 11))), fontsize=TITLE)
     if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
+        fig.suptitle(suptitle, fontsize=TITLE + 1)
     return fig
 
 

@@ -210,7 +210,7 @@ def saliency_explorer(cm: ModelLike, images: np.ndarray, methods: Sequence[str] 
     def stages(x, c):  # drawn clipped at the 99th percentile: a few extreme pixels would leave the rest black
         for label, maps in saliency_stages(cm.model, x, c, method_d.value):
             top = np.percentile(maps[0], 99)
-            yield f"{label} (99th pct = 1)", np.clip(maps[0] / top, 0, 1) if top > 0 else maps[0]
+            yield f"{label}, clipped at p99", np.clip(maps[0] / top, 0, 1) if top > 0 else maps[0]
 
     return _heatmap_explorer(cm, images, {"method": method_d}, stages, "gray", titles)
 
@@ -512,7 +512,7 @@ def cue_explorer(models: Sequence[ModelLike], n: int = 200, seed: int = 8, targe
         fig, axes = _panels((12, 4.2), [1, 2.2], top=0.86)
         axes[1].set_position((0.39, 0.24, 0.6, 0.62))  # room for the y label and the slanted class names
         axes[0].imshow(plotting.tile(items.images[:8], 4, pad=2))
-        axes[0].set_title(f"{CLASS_NAMES[c]}s painted at hue {hue_s.value} deg ({len(items)} of {n} scenes)",
+        axes[0].set_title(f"{CLASS_NAMES[c]}s painted at hue {hue_s.value} deg\n({len(items)} of {n} scenes)",
                           fontsize=plotting.TITLE)
         ax, k = axes[1], np.arange(len(CLASS_NAMES))
         ax.set_axis_on(); ax.xaxis.set_visible(True); ax.yaxis.set_visible(True)
