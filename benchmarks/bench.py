@@ -401,7 +401,7 @@ def activation_maximization_speed(model: str = "fashion_vgg", layer: str | None 
     import tensorflow as tf
 
     from course_utils import optimization as opt
-    from course_utils.activations import find_layer
+    from course_utils.layers import find_layer
     from course_utils.models import load_model
 
     cm = load_model(model, verbose=False, **({} if model.startswith("fashion") else {"weights": None}))

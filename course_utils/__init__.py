@@ -1,14 +1,16 @@
 """course_utils: the small library behind the "See inside CNNs" notebooks.
 
 One module per concern (see ../README.md); imports flow one way, from ``base`` through the method
-modules to ``plotting`` and ``widgets`` (``tests/test_repository.py`` checks that there is no cycle):
+modules to ``plotting`` and ``widgets`` (``tests/test_repository.py`` gives every module a floor and checks that
+each imports only from lower floors):
 
 - :mod:`course_utils.base`        argument checks, the logits model of any ``CourseModel`` or ``keras.Model``,
   map normalizing/resizing, mosaics, per-model caches (imports no other module of the package)
 - :mod:`course_utils.models`      one interface (:class:`CourseModel`) to ImageNet and bundled models
 - :mod:`course_utils.data`        Fashion-MNIST and the :class:`FashionScenes` generator
 - :mod:`course_utils.images`      loading sample or user photos
-- :mod:`course_utils.activations` layer lookup in nested models, cached feature sub-models
+- :mod:`course_utils.layers`      layers by path, nested models included (``find_layer``, ``conv_layers``)
+- :mod:`course_utils.activations` cached feature sub-models, activations, channel statistics, top patches
 - :mod:`course_utils.attribution` saliency maps: vanilla, SmoothGrad, Integrated Gradients, guided backprop
 - :mod:`course_utils.cam`         class activation maps: CAM, Grad-CAM, Grad-CAM++, guided Grad-CAM
 - :mod:`course_utils.optimization` feature visualization and inversion: objectives, parameterizations, render
@@ -19,6 +21,7 @@ modules to ``plotting`` and ``widgets`` (``tests/test_repository.py`` checks tha
 - :mod:`course_utils.plotting`, :mod:`course_utils.widgets`  figures (drawing only) and ipywidgets explorers
 - :mod:`course_utils.train`       reproduces the bundled models in ``data/models``
 - :mod:`course_utils.runner`       runs the notebooks headless (benchmarks live in ``benchmarks/``, outside the package)
+- :mod:`course_utils.gallery`     the page of every generative figure that ``make course`` writes
 - :mod:`course_utils.colab`       the notebooks' guarded Colab set-up cell
 
 ``import course_utils`` imports no submodule, so it stays cheap (no TensorFlow).

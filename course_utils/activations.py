@@ -9,78 +9,12 @@ modified), and caches it per (model, layers) so widgets never rebuild or retrace
 
 from __future__ import annotations
 
-import difflib
 from typing import Sequence
 
 import numpy as np
 
 from course_utils.base import ModelLike, batch_for, check_index, check_number, check_x, keras_model, model_cache
-
-_CONV_TYPES = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose")
-
-
-def _is_model(layer) -> bool:
-    import keras
-
-    return isinstance(layer, keras.Model)
-
-
-def _paths(model, prefix: str = "") -> list[str]:
-    paths = []
-    for layer in model.layers:
-        path = prefix + layer.name
-        paths.append(path)
-        if _is_model(layer):
-            paths.extend(_paths(layer, path + "/"))
-    return paths
-
-
-def layer_paths(model: ModelLike) -> list[str]:
-    """Paths of every layer of ``model``, input to output, descending into nested models."""
-    return _paths(keras_model(model))
-
-
-def conv_layers(model: ModelLike) -> list[str]:
-    """Paths of the convolution layers of ``model`` (nested models resolved), input to output."""
-    model = keras_model(model)
-    return [p for p in _paths(model) if type(find_layer(model, p)).__name__ in _CONV_TYPES]
-
-
-def _unknown(model, path: str) -> ValueError:
-    valid = conv_layers(model)
-    ranked = sorted(valid, key=lambda v: -difflib.SequenceMatcher(None, path.lower(), v.lower()).ratio())
-    shown = ", ".join(ranked[:15]) + (f", ... ({len(ranked) - 15} more)" if len(ranked) > 15 else "")
-    return ValueError(f"layer {path!r} is not in model {model.name!r}. Valid conv layers, closest first: {shown}")
-
-
-def find_layer(model: ModelLike, path: str):
-    """The layer at ``path`` (``"outer/inner"`` for nested models); ValueError listing the valid
-    conv layers, closest names first, if there is none."""
-    model = keras_model(model)
-    if not isinstance(path, str) or not path:
-        hint = ""
-        if isinstance(path, (int, np.integer)) and -len(model.layers) <= path < len(model.layers):
-            hint = f"; model.layers[{path}] is named {model.layers[path].name!r}"
-        raise ValueError(f"layer {path!r}: expected a layer name (a str) such as {conv_layers(model)[-1:]}{hint}")
-    node = model
-    for part in path.split("/"):
-        found = [l for l in getattr(node, "layers", []) if l.name == part] if _is_model(node) else []
-        if not found:
-            raise _unknown(model, path)
-        node = found[0]
-    return node
-
-
-def split_paths(paths: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
-    """Top-level layer names, and ``{nested model: [paths inside it]}`` for ``"model/layer"`` paths."""
-    direct = [p for p in paths if "/" not in p]
-    nested: dict[str, list[str]] = {}
-    for p in paths:
-        if "/" in p:
-            head, rest = p.split("/", 1)
-            nested.setdefault(head, []).append(rest)
-    return direct, nested
-
+from course_utils.layers import find_layer, split_paths
 
 def _tapped(model, paths: Sequence[str]):
     """A functional model ``inputs -> [outputs of paths..., model outputs...]`` sharing model's layers."""

@@ -16,17 +16,24 @@ import socket
 import threading
 import warnings
 import weakref
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
 
 import numpy as np
 
 if TYPE_CHECKING:
     import keras
 
-    from course_utils.models import CourseModel
 
-#: A ``CourseModel`` or a ``keras.Model`` (Functional or Sequential, built, nested backbones allowed).
-ModelLike = Union["CourseModel", "keras.Model"]
+class WrapsModel(Protocol):
+    """Anything that carries its ``keras.Model`` as ``.model``: :class:`course_utils.models.CourseModel` is one.
+    A protocol, not an import of ``models``, so that this module imports nothing of the course."""
+
+    model: Any
+
+
+#: A ``CourseModel`` (any :class:`WrapsModel`) or a ``keras.Model`` (Functional or Sequential, built, nested
+#: backbones allowed).
+ModelLike = Union[WrapsModel, "keras.Model"]
 #: A class index, one index per image ``(N,)``, or a callable ``logits -> (N,)`` score.
 Target = Union[int, np.ndarray, Callable]
 

@@ -27,7 +27,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from course_utils.activations import conv_layers, feature_model, find_layer, get_activations, layer_paths
+from course_utils.activations import feature_model, get_activations
+from course_utils.layers import conv_layers, find_layer, layer_paths
 from course_utils.attribution import input_gradients, score
 from course_utils.base import (BATCH_PIXELS, ModelLike, Target, batch_for, check_number, check_target, check_x,
                                keras_model, model_cache, normalize_maps)

@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from course_utils.activations import conv_layers, find_layer, split_paths
+from course_utils.layers import conv_layers, find_layer, split_paths
 from course_utils.base import ModelLike, capped_steps, check_image_values, check_number, keras_model, model_cache
 from course_utils.models import course_model
 
@@ -99,7 +99,7 @@ def trunk_model(model: ModelLike, layers: str | Sequence[str]):
     """Cached ``keras.Model``: images of any size ``(N, None, None, 3)`` -> ``[acts of each layer]``.
 
     Built on ``keras.Input((None, None, 3))`` by calling ``model``'s own layers (shared weights, nothing
-    copied) up to ``layers`` (paths as in :func:`course_utils.activations.find_layer`, nested models
+    copied) up to ``layers`` (paths as in :func:`course_utils.layers.find_layer`, nested models
     resolved); the same object for the same (model, layers).
     """
     import keras

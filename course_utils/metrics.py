@@ -97,7 +97,7 @@ def cascading_randomization(model, layers: Sequence[str], seed: int = 0) -> Iter
     ``model`` itself is never modified."""
     import keras
 
-    from course_utils.activations import find_layer
+    from course_utils.layers import find_layer
 
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())

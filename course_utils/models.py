@@ -135,7 +135,7 @@ class CourseModel:
     @functools.cached_property
     def conv_layers(self) -> list[str]:
         """Paths of every convolution layer, input to output (nested models resolved)."""
-        from course_utils.activations import conv_layers
+        from course_utils.layers import conv_layers
 
         return conv_layers(self.model)
 
@@ -335,7 +335,7 @@ def course_model(model: ModelLike) -> CourseModel:
     RGB images of a fixed size (wrap such models in a ``CourseModel`` with a ``ModelSpec`` of your own)."""
     if isinstance(model, CourseModel):
         return model
-    from course_utils.activations import conv_layers
+    from course_utils.layers import conv_layers
 
     m = keras_model(model)
     shape = tuple(m.inputs[0].shape[1:])

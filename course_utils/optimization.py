@@ -27,7 +27,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from course_utils.activations import feature_model, find_layer
+from course_utils.activations import feature_model
+from course_utils.layers import find_layer
 from course_utils.attribution import redirected_relus
 from course_utils.base import ModelLike, capped_steps, check_finite, check_image_values, check_number, check_vectors
 from course_utils.models import course_model

@@ -19,7 +19,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from course_utils import plotting
-from course_utils.activations import find_layer, get_activations, layer_paths
+from course_utils.activations import get_activations
+from course_utils.layers import find_layer, layer_paths
 from course_utils.base import ModelLike
 from course_utils.images import resize
 from course_utils.models import course_model

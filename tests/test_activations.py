@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from course_utils.activations import conv_layers, feature_model, find_layer, get_activations, layer_paths
+from course_utils.activations import feature_model, get_activations
+from course_utils.layers import conv_layers, find_layer, layer_paths
 
 NESTED = "mobilenetv2_1.00_224/block_16_project"
 

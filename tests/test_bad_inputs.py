@@ -318,10 +318,10 @@ def _render(e, objective, **kw):
 #: Rows by module (#6): names, shapes, ranges, files.
 BY_MODULE = [
     # ---- activations ----------------------------------------------------------------------------------------
-    raises("activations.find_layer", "unknown layer", lambda e: f("activations.find_layer")(e.tiny, "conv_c"),
+    raises("layers.find_layer", "unknown layer", lambda e: f("layers.find_layer")(e.tiny, "conv_c"),
            "'conv_c'", "conv_b"),
-    raises("activations.find_layer", "empty name", lambda e: f("activations.find_layer")(e.tiny, ""), "''", "conv_b"),
-    raises("activations.find_layer", "path into a non-model", lambda e: f("activations.find_layer")(e.tiny, "conv_a/x"),
+    raises("layers.find_layer", "empty name", lambda e: f("layers.find_layer")(e.tiny, ""), "''", "conv_b"),
+    raises("layers.find_layer", "path into a non-model", lambda e: f("layers.find_layer")(e.tiny, "conv_a/x"),
            "'conv_a/x'", "conv_b"),
     raises("activations.feature_model", "unknown layer in a list",
            lambda e: f("activations.feature_model")(e.tiny, ["conv_a", "conv9"]), "'conv9'", "conv_b"),
@@ -1373,9 +1373,11 @@ def _two_outputs():
 
 #: Public functions without a row, and why.
 NO_BAD_INPUT = {
-    "activations.layer_paths": "takes only a model",
-    "activations.conv_layers": "takes only a model",
-    "activations.split_paths": "splits path strings; find_layer checks them",
+    "layers.layer_paths": "takes only a model",
+    "layers.is_model": "takes any object and answers True or False",
+    "base.WrapsModel": "a typing Protocol: a type, never called",
+    "layers.conv_layers": "takes only a model",
+    "layers.split_paths": "splits path strings; find_layer checks them",
     "attribution.score": "works on tensors inside a gradient tape; every caller checks the target first",
     "attribution.guided_relus": "takes only a model (its restore-on-error is tested in test_reliability.py)",
     "attribution.redirected_relus": "takes a model and a flag variable, the same swap as guided_relus (the rule is "

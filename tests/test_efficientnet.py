@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from course_utils import efficientnet
-from course_utils.activations import find_layer, get_activations
+from course_utils.activations import get_activations
+from course_utils.layers import find_layer
 from course_utils.images import load_sample, sample_names
 from course_utils.models import SPECS, CourseModel, load_model
 

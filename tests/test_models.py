@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from course_utils import MODELS_DIR, models
-from course_utils.activations import find_layer
+from course_utils.layers import find_layer
 from course_utils.models import BUNDLED_MODELS, IMAGENET_MODELS, SPECS, choose_auto, load_model
 from course_utils.train import HELDOUT_SEED, evaluate
 from conftest import needs_debian_data

@@ -30,7 +30,7 @@ from course_utils import ROOT
 
 def _relu_state(model) -> list:
     """Each layer's activation function and whether its ``call`` is overridden on the instance."""
-    from course_utils.activations import find_layer, layer_paths
+    from course_utils.layers import find_layer, layer_paths
 
     return [(path, getattr(layer, "activation", None), "call" in vars(layer))
             for path, layer in ((p, find_layer(model, p)) for p in layer_paths(model))]
@@ -91,7 +91,7 @@ def test_guided_grad_cam_restores_relus_when_it_fails(tiny_model, monkeypatch):
 
 def fingerprint(model, x) -> dict:
     """What a course function could change in a model: weights, per-layer state and methods, outputs."""
-    from course_utils.activations import find_layer, layer_paths
+    from course_utils.layers import find_layer, layer_paths
 
     layers = []
     for path in layer_paths(model):

@@ -115,6 +115,30 @@ def test_no_import_cycle_between_course_modules():
     assert not (cycle := _cycle(graph)), f"import cycle: {' -> '.join(cycle)}"
 
 
+#: Each course_utils module's floor: a module imports only modules on lower floors (so there can be no cycle and
+#: no import running back up). The bottom holds what every module shares and what loads models and data; the
+#: techniques sit above it; figures and explorers on top. Techniques that still build on another technique (cam on
+#: attribution and perturbation, optimization on attribution, embedding on optimization) sit a floor above it.
+FLOORS = {
+    "base": 0, "checks": 0, "colab": 0, "gallery": 0, "images": 0,
+    "layers": 1, "data": 1, "efficientnet": 1,
+    "models": 2, "activations": 2, "attribution": 2, "perturbation": 2, "train": 2,
+    "metrics": 3, "cam": 3, "dream": 3, "optimization": 3,
+    "embedding": 4,
+    "plotting": 5,
+    "widgets": 6, "runner": 6, "__main__": 6,
+}
+
+
+def test_imports_only_run_down_the_floors():
+    graph = {me.split(".")[1]: {m.split(".")[1] for m in imports} for me, imports in _module_graph().items()
+             if me != "course_utils.__init__"}
+    assert set(graph) == set(FLOORS), f"give every module a floor in FLOORS: {sorted(set(graph) ^ set(FLOORS))}"
+    upward = [f"{me} (floor {FLOORS[me]}) -> {dep} (floor {FLOORS[dep]})" for me, deps in sorted(graph.items())
+              for dep in sorted(deps) if FLOORS[dep] >= FLOORS[me]]
+    assert not upward, f"imports that do not run down the floors: {upward}"
+
+
 def test_the_cycle_check_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) == []
