@@ -26,7 +26,7 @@ from course_utils.images import resize
 from course_utils.models import course_model
 
 
-def _show(out, fig, dpi: int = 100, quality: int = 85) -> None:
+def _show(out, fig, dpi: int = 100, quality: int = 80) -> None:
     """Render ``fig`` to JPEG into the ``ipywidgets.Image`` ``out`` and close it. JPEG, not PNG: the figures hold
     photos, thumbnails and smooth heatmaps, which JPEG stores in a fifth to a third of PNG's bytes (the widget
     state saved in the notebooks: 1.8 MB less over the nine), at about the same cost per slider move."""

@@ -27,6 +27,12 @@ def test_readme_lists_every_notebook_with_badges():
         assert f"notebooks/{nb.name}" in README
 
 
+@pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks in notebooks/ yet")
+def test_every_committed_notebook_is_at_most_2_mb():
+    sizes = {nb.name: nb.stat().st_size for nb in NOTEBOOKS}
+    assert all(size <= 2_000_000 for size in sizes.values()), f"notebooks over 2 MB (bytes): {sizes}"
+
+
 def test_every_link_uses_the_one_repository_url():
     for slug in re.findall(r"(?:github/|gh/)([\w-]+/[\w-]+)", README):
         assert slug == SLUG
