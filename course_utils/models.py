@@ -197,7 +197,8 @@ class CourseModel:
 
         x = self.preprocess(images)
         step = batch_for(x, batch_size)
-        logits = np.concatenate([np.asarray(self.model.predict_on_batch(x[i:i + step])) for i in range(0, len(x), step)])
+        logits = np.concatenate([np.asarray(self.model.predict_on_batch(x[i:i + step]))
+                                 for i in range(0, len(x), step)])
         return np.asarray(keras.ops.softmax(logits, axis=-1))
 
     def decode(self, probs: np.ndarray, top: int = 3) -> list[list[tuple[str, float]]]:

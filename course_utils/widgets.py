@@ -20,9 +20,9 @@ import numpy as np
 
 from course_utils import plotting
 from course_utils.activations import get_activations
-from course_utils.layers import find_layer, layer_paths
 from course_utils.base import ModelLike
 from course_utils.images import resize
+from course_utils.layers import find_layer, layer_paths
 from course_utils.models import course_model
 
 
@@ -135,7 +135,8 @@ def activation_explorer(cm: ModelLike, images: np.ndarray, layers: Sequence[str]
         image = images[image_s.value]
         fig, axes = _panels((11, 3.6), [1, 2.2, 1], top=0.9)
         axes[0].imshow(image)
-        axes[0].set_title(titles[image_s.value] if titles is not None else f"image {image_s.value}", fontsize=plotting.TITLE)
+        axes[0].set_title(titles[image_s.value] if titles is not None else f"image {image_s.value}",
+                          fontsize=plotting.TITLE)
         shown = range(min(max_channels, acts.shape[-1]))
         grid_image = resize(image, min(image.shape[0], 64)) if overlay_c.value else None  # tiles of ~60 screen px
         plotting.activation_grid(acts, grid_image, channels=shown, ncols=8, ax=axes[1],
@@ -308,7 +309,8 @@ def inversion_explorer(cm: ModelLike, image: np.ndarray, layers: Sequence[str] |
         axes[0].imshow(image)
         axes[0].set_title("original", fontsize=plotting.TITLE)
         axes[1].imshow(inverted)
-        axes[1].set_title(f"from {layer_d.value}: PSNR {psnr(inverted[None], image[None])[0]:.1f} dB", fontsize=plotting.TITLE)
+        axes[1].set_title(f"from {layer_d.value}: PSNR {psnr(inverted[None], image[None])[0]:.1f} dB",
+                          fontsize=plotting.TITLE)
         for ax in axes:
             ax.set_axis_off()
         fig.tight_layout()
@@ -525,7 +527,8 @@ def cue_explorer(models: Sequence[ModelLike], n: int = 200, seed: int = 8, targe
             ax.axvspan(target - 0.45, target + 0.45, color="0.9", zorder=0)
         ax.set_xticks(k, CLASS_NAMES, fontsize=plotting.TITLE - 1, rotation=30, ha="right", rotation_mode="anchor")
         ax.tick_params(axis="y", labelsize=plotting.TITLE - 1)
-        ax.set_ylim(0, 1); ax.set_ylabel("share of the painted items", fontsize=plotting.TITLE); ax.legend(fontsize=plotting.TITLE)
+        ax.set_ylim(0, 1); ax.set_ylabel("share of the painted items", fontsize=plotting.TITLE)
+        ax.legend(fontsize=plotting.TITLE)
         ax.set_title("what each model calls them", fontsize=plotting.TITLE)
         _show(out, fig)
 
