@@ -188,18 +188,20 @@ class CourseModel:
             x = (x * 128.0 + 127.0) / 255.0
         return np.clip(x, 0.0, 1.0)
 
-    def predict(self, images, batch_size: int | None = None) -> np.ndarray:
-        """Class probabilities ``(N, classes)`` for displayable ``images``, ``batch_size`` per pass
-        (default: :func:`~course_utils.base.batch_for`, 64 scenes or 5 photos). One ``predict_on_batch`` a batch,
-        not ``keras.Model.predict``: the same numbers, without predict's copy of the whole input (258 photos:
-        +256 MB held, 57 MB this way)."""
-        import keras
-
+    def logits(self, images, batch_size: int | None = None) -> np.ndarray:
+        """Class logits ``(N, classes)`` for displayable ``images``, ``batch_size`` per pass (default:
+        :func:`~course_utils.base.batch_for`, 64 scenes or 5 photos). One ``predict_on_batch`` a batch, not
+        ``keras.Model.predict``: the same numbers, without predict's copy of the whole input (258 photos: +256 MB
+        held, 57 MB this way)."""
         x = self.preprocess(images)
         step = batch_for(x, batch_size)
-        logits = np.concatenate([np.asarray(self.model.predict_on_batch(x[i:i + step]))
-                                 for i in range(0, len(x), step)])
-        return np.asarray(keras.ops.softmax(logits, axis=-1))
+        return np.concatenate([np.asarray(self.model.predict_on_batch(x[i:i + step])) for i in range(0, len(x), step)])
+
+    def predict(self, images, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities ``(N, classes)``: the softmax of :meth:`logits`."""
+        import keras
+
+        return np.asarray(keras.ops.softmax(self.logits(images, batch_size), axis=-1))
 
     def decode(self, probs: np.ndarray, top: int = 3) -> list[list[tuple[str, float]]]:
         """Top-``top`` ``(class name, probability)`` pairs for each row of ``probs``."""

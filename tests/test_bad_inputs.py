@@ -620,6 +620,8 @@ BY_MODULE = [
     Handled("models.CourseModel.preprocess", "uint8 images (0-255)",
             lambda e: e.imagenet.preprocess((e.imagenet.samples(1) * 255).round().astype(np.uint8)),
             lambda r, e: np.abs(r - e.imagenet.preprocess(e.imagenet.samples(1))).max() < 1.0),
+    raises("models.CourseModel.logits", "wrong size", lambda e: e.vgg.logits(np.zeros((2, 63, 63, 3))),
+           "(2, 63, 63, 3)", "64"),
     raises("models.CourseModel.predict", "wrong size", lambda e: e.vgg.predict(np.zeros((2, 63, 63, 3))),
            "(2, 63, 63, 3)", "(N, 64, 64, 3)"),
     raises("models.CourseModel.decode", "one row without batch", lambda e: e.vgg.decode(np.ones(10) / 10),
